@@ -1,0 +1,13 @@
+// asyncpat: the umbrella header, every public header of the library.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_HPP
+#define ASYNCPAT_HPP
+
+#include <asyncpat/config.hpp>
+#include <asyncpat/error.hpp>
+#include <asyncpat/spawn.hpp>
+#include <asyncpat/task.hpp>
+#include <asyncpat/version.hpp>
+
+#endif  // ASYNCPAT_HPP

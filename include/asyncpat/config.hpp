@@ -1,0 +1,41 @@
+// asyncpat: configuration hooks and compiler workarounds.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_CONFIG_HPP
+#define ASYNCPAT_CONFIG_HPP
+
+#include <asyncpat/version.hpp>
+
+/// Per-thread coroutine frame cache: the number of cached frames kept per size class.
+/// Frames are recycled in 64-byte size classes up to `ASYNCPAT_FRAME_CACHE_MAX_BYTES`; larger
+/// frames and frames beyond this count go straight to `operator new`/`operator delete`.
+#ifndef ASYNCPAT_FRAME_CACHE_PER_CLASS
+#define ASYNCPAT_FRAME_CACHE_PER_CLASS 64
+#endif
+
+/// The largest coroutine frame (in bytes) the per-thread frame cache recycles.
+#ifndef ASYNCPAT_FRAME_CACHE_MAX_BYTES
+#define ASYNCPAT_FRAME_CACHE_MAX_BYTES 2048
+#endif
+
+/// Number of threads of the default blocking pool used by `spawn_blocking`.
+#ifndef ASYNCPAT_BLOCKING_POOL_THREADS
+#define ASYNCPAT_BLOCKING_POOL_THREADS 8
+#endif
+
+/// Workaround for GCC: symmetric transfer (returning a coroutine handle from `await_suspend`)
+/// is not compiled as a guaranteed tail call by GCC (12 and 13 checked) without optimisation or
+/// with AddressSanitizer, so a loop awaiting tasks that complete synchronously grows the stack
+/// until it overflows (reported e.g. as jbaldwin/libcoro#273 and #277; clang emits a tail call).
+/// When set, asyncpat routes every transfer through a per-thread trampoline loop instead:
+/// constant stack depth on every compiler, at the cost of a thread-local access per transfer.
+/// Defaults to 1 with GCC and 0 with clang.
+#ifndef ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER
+#if defined(__GNUC__) && !defined(__clang__)
+#define ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER 1
+#else
+#define ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER 0
+#endif
+#endif
+
+#endif  // ASYNCPAT_CONFIG_HPP

@@ -1,0 +1,254 @@
+// asyncpat: the execution context shared by a tree of nested tasks.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_DETAIL_TASK_CONTEXT_HPP
+#define ASYNCPAT_DETAIL_TASK_CONTEXT_HPP
+
+#include <asyncpat/config.hpp>
+#include <asyncpat/detail/asio.hpp>
+
+#include <atomic>
+#include <concepts>
+#include <coroutine>
+#include <cstdint>
+#include <mutex>
+#include <utility>
+
+namespace asyncpat::detail {
+
+// Resuming and transferring between coroutines. Every place in asyncpat that resumes a
+// coroutine from ordinary code calls resume(); every await_suspend that hands control to
+// another coroutine returns transfer_to(next).
+#if ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER
+// See ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER in config.hpp. resume() runs a loop; a
+// transfer inside it records the next coroutine and returns noop_coroutine(), which unwinds the
+// current resume() back to the loop. Nested loops (a resume() from inside a running coroutine,
+// e.g. an inline asio::dispatch) save and restore the slot, so each loop only sees its own
+// transfers.
+struct trampoline {
+    std::coroutine_handle<> next;
+    bool active;
+};
+inline trampoline& local_trampoline() noexcept {
+    static thread_local constinit trampoline state{};
+    return state;
+}
+inline void resume(std::coroutine_handle<> handle) {
+    trampoline& state = local_trampoline();
+    trampoline const saved = state;
+    state.active = true;
+    while (handle) {
+        state.next = nullptr;
+        handle.resume();
+        handle = state.next;
+    }
+    state = saved;
+}
+inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
+    trampoline& state = local_trampoline();
+    if (!state.active) return next;
+    state.next = next;
+    return std::noop_coroutine();
+}
+#else
+inline void resume(std::coroutine_handle<> handle) { handle.resume(); }
+inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept { return next; }
+#endif
+
+// True when the calling thread is currently running handlers of `ex`, for the executor types
+// whose answer we can know. Unknown executor types answer false, which makes callers post:
+// always correct, only slower.
+inline bool running_in_this_thread(const asio::any_io_executor& ex) noexcept {
+    if (auto const* io = ex.target<asio::io_context::executor_type>())
+        return io->running_in_this_thread();
+    if (auto const* pool = ex.target<asio::thread_pool::executor_type>())
+        return pool->running_in_this_thread();
+    if (auto const* strand = ex.target<asio::strand<asio::io_context::executor_type>>())
+        return strand->running_in_this_thread();
+    if (auto const* strand = ex.target<asio::strand<asio::any_io_executor>>())
+        return strand->running_in_this_thread();
+    return false;
+}
+
+// A small test-and-test-and-set lock. It guards the cancellation signal of one task context; it
+// is held for a handful of instructions (or during an Asio initiation, which never blocks).
+class spin_lock {
+public:
+    void lock() noexcept {
+        while (locked_.exchange(true, std::memory_order_acquire)) {
+            while (locked_.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            }
+        }
+    }
+    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> locked_{false};
+};
+
+class task_context;
+
+// The owner of a task context: a frame at the root of a task tree (spawned task, sync_wait,
+// async_run, a child of when_all/race, a task_group member). Roots are reference counted: the
+// running task holds one reference, and so does anyone who may still touch the root from outside
+// (a join handle, a posted cancellation).
+class root_base {
+public:
+    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+    }
+
+    // The task tree can never be resumed: the one pending resumption of it was destroyed
+    // without running (its executor was shut down). Destroys the tree and tells the observer.
+    virtual void abandon() noexcept = 0;
+
+    // The outermost task of the tree finished (it is suspended at its final suspend point).
+    // Returns the coroutine to transfer to next (noop_coroutine() for none).
+    virtual std::coroutine_handle<> complete() noexcept = 0;
+
+protected:
+    explicit root_base(std::uint32_t refs) noexcept : refs_(refs) {}
+    ~root_base() = default;
+    root_base(const root_base&) = delete;
+    root_base& operator=(const root_base&) = delete;
+
+    // Frees the root; called when the last reference is released.
+    virtual void destroy() noexcept = 0;
+
+private:
+    std::atomic<std::uint32_t> refs_;
+};
+
+// What every task in one tree shares: the executor it runs on, its cancellation state, and its
+// root.
+//
+// Cancellation: Asio's cancellation_signal is not thread-safe, so every emit and every
+// installation of a handler into the slot happens under `lock_`. Installation happens inside an
+// Asio initiation (use_task) or in an asyncpat awaiter; emission happens through
+// request_cancel(), which may be called from any thread. `requested_` is sticky: once set, every
+// later suspending operation of the tree fails with operation_aborted without starting.
+//
+// As with Asio itself, an Asio *composed* operation re-installs its handler from its
+// intermediate completions on the task's executor, outside our lock; a task that may be
+// cancelled from another thread while it runs a composed operation on a multi-threaded executor
+// should run on a strand (Asio's rule for its own operations).
+class task_context {
+public:
+    task_context(asio::any_io_executor ex, root_base* root) noexcept
+        : executor_(std::move(ex)), root_(root) {}
+    task_context(const task_context&) = delete;
+    task_context& operator=(const task_context&) = delete;
+
+    const asio::any_io_executor& get_executor() const noexcept { return executor_; }
+    root_base& root() const noexcept { return *root_; }
+
+    bool cancel_requested() const noexcept {
+        return requested_.load(std::memory_order_acquire) != 0;
+    }
+    asio::cancellation_type cancellation() const noexcept {
+        return static_cast<asio::cancellation_type>(requested_.load(std::memory_order_acquire));
+    }
+
+    // Thread-safe. Marks the tree cancelled and emits `type` on its slot, on the tree's
+    // executor (inline when the caller already runs there). The root is kept alive meanwhile.
+    void request_cancel(asio::cancellation_type type = asio::cancellation_type::terminal) {
+        requested_.fetch_or(static_cast<unsigned>(type), std::memory_order_acq_rel);
+        root_->add_ref();
+        asio::dispatch(executor_, emitter{this});
+    }
+
+    // Emits `type` now, on the calling thread. The caller guarantees the context stays alive.
+    void emit_cancel(asio::cancellation_type type) {
+        requested_.fetch_or(static_cast<unsigned>(type), std::memory_order_acq_rel);
+        std::lock_guard<spin_lock> guard(lock_);
+        signal_.emit(type);
+    }
+
+    // The slot for an operation that the tree awaits. Install into it only while holding
+    // slot_lock(), and clear it (clear_slot) when the operation completed.
+    asio::cancellation_slot slot() noexcept { return signal_.slot(); }
+    spin_lock& slot_lock() noexcept { return lock_; }
+
+    // Drops the handler an operation left in the slot, so that a later cancellation cannot reach
+    // an operation (or an I/O object) that no longer exists.
+    void clear_slot() noexcept {
+        auto slot = signal_.slot();
+        if (slot.has_handler()) {
+            std::lock_guard<spin_lock> guard(lock_);
+            slot.clear();
+        }
+    }
+
+private:
+    struct emitter {
+        task_context* context;
+        emitter(task_context* c) noexcept : context(c) {}
+        emitter(emitter&& other) noexcept : context(std::exchange(other.context, nullptr)) {}
+        emitter& operator=(emitter&&) = delete;
+        ~emitter() {
+            if (context) context->root_->release();
+        }
+        void operator()() {
+            task_context* c = std::exchange(context, nullptr);
+            {
+                std::lock_guard<spin_lock> guard(c->lock_);
+                c->signal_.emit(c->cancellation());
+            }
+            c->root_->release();
+        }
+    };
+
+    asio::any_io_executor executor_;
+    root_base* root_;
+    asio::cancellation_signal signal_;
+    spin_lock lock_;
+    std::atomic<unsigned> requested_{0};
+};
+
+// The one pending resumption of a suspended task tree, as an Asio handler. Running it resumes
+// the coroutine; destroying it without running (its executor shut down with the handler queued)
+// abandons the tree, so the frames are destroyed instead of leaked.
+class resume_handler {
+public:
+    resume_handler(std::coroutine_handle<> handle, task_context* context) noexcept
+        : handle_(handle), context_(context) {}
+    resume_handler(resume_handler&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)), context_(other.context_) {}
+    resume_handler& operator=(resume_handler&&) = delete;
+    ~resume_handler() {
+        if (handle_) context_->root().abandon();
+    }
+    void operator()() { detail::resume(std::exchange(handle_, nullptr)); }
+
+private:
+    std::coroutine_handle<> handle_;
+    task_context* context_;
+};
+
+// Resumes `handle` on its tree's executor, never inline.
+inline void post_resume(std::coroutine_handle<> handle, task_context& context) {
+    asio::post(context.get_executor(), resume_handler{handle, &context});
+}
+
+// Resumption after a completion that ran on some thread: returns the handle to transfer to when
+// the caller already runs on the tree's executor, otherwise posts it there and returns
+// noop_coroutine().
+inline std::coroutine_handle<> resume_on(std::coroutine_handle<> handle, task_context& context) {
+    if (running_in_this_thread(context.get_executor())) return transfer_to(handle);
+    post_resume(handle, context);
+    return std::noop_coroutine();
+}
+
+// A promise that belongs to asyncpat: it knows its task context.
+template <typename Promise>
+concept context_promise = requires(Promise& p) {
+    { p.context() } -> std::same_as<task_context*>;
+};
+
+}  // namespace asyncpat::detail
+
+#endif  // ASYNCPAT_DETAIL_TASK_CONTEXT_HPP

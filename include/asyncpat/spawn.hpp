@@ -1,0 +1,667 @@
+// asyncpat: spawn, join_handle, async_run (tasks driven by any completion token), sync_wait.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_SPAWN_HPP
+#define ASYNCPAT_SPAWN_HPP
+
+#include <asyncpat/task.hpp>
+#include <asyncpat/detail/asio.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/core.h>
+
+namespace asyncpat {
+
+/// Called with the exception of a task that nobody will join (detached, or whose join handle
+/// was dropped). Cancellation (`operation_aborted`) is not reported.
+using unhandled_exception_handler = std::function<void(std::exception_ptr)>;
+
+namespace detail {
+struct unhandled_exception_registry {
+    std::mutex mutex;
+    unhandled_exception_handler handler;
+
+    static unhandled_exception_registry& instance() {
+        static unhandled_exception_registry registry;
+        return registry;
+    }
+};
+
+inline void print_unhandled_exception(std::exception_ptr error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "asyncpat: a detached task ended with an exception: {}\n", e.what());
+    } catch (...) {
+        fmt::print(stderr, "asyncpat: a detached task ended with a non-standard exception\n");
+    }
+}
+
+inline bool is_cancellation(const std::exception_ptr& error) noexcept {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::system_error& e) {
+        return e.code() == asio::error::operation_aborted;
+    } catch (...) {
+        return false;
+    }
+}
+
+// Never throws into the caller (an executor or a destructor): a throwing handler is reported
+// with the default printer.
+inline void report_unhandled_exception(std::exception_ptr error) noexcept {
+    if (is_cancellation(error)) return;
+    unhandled_exception_handler handler;
+    {
+        auto& registry = unhandled_exception_registry::instance();
+        std::lock_guard<std::mutex> lock(registry.mutex);
+        handler = registry.handler;
+    }
+    if (!handler) return print_unhandled_exception(error);
+    try {
+        handler(error);
+    } catch (...) {
+        print_unhandled_exception(std::current_exception());
+    }
+}
+}  // namespace detail
+
+/// Sets the handler for exceptions of detached tasks and returns the previous one. An empty
+/// handler restores the default, which prints one line to stderr with fmt.
+/// @par Thread safety
+/// May be called from any thread; a handler already running finishes with the old value.
+inline unhandled_exception_handler set_unhandled_exception_handler(
+    unhandled_exception_handler handler) {
+    auto& registry = detail::unhandled_exception_registry::instance();
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    return std::exchange(registry.handler, std::move(handler));
+}
+
+namespace detail {
+
+template <typename Executor>
+any_executor to_executor(Executor&& ex) {
+    if constexpr (std::is_convertible_v<std::remove_reference_t<Executor>&,
+                                        asio::execution_context&>)
+        return ex.get_executor();
+    else
+        return any_executor(std::forward<Executor>(ex));
+}
+
+template <typename E>
+concept executor_or_context =
+    std::is_convertible_v<std::remove_reference_t<E>&, asio::execution_context&> ||
+    std::is_constructible_v<any_executor, E>;
+
+// A root that owns the outermost task of a tree and the tree's context. Subclasses decide what
+// completion means (join handle, handler, group, combinator).
+template <typename T>
+class task_root : public root_base, public frame_allocated {
+public:
+    task_context& context() noexcept { return context_; }
+
+protected:
+    task_root(any_executor ex, std::uint32_t refs) noexcept
+        : root_base(refs), context_(std::move(ex), this) {}
+    ~task_root() = default;
+
+    result<T>& outcome() noexcept { return task_.handle().promise().outcome(); }
+
+    // Binds the task as the outermost task of this tree and posts its start.
+    void start(task<T> work) {
+        task_ = std::move(work);
+        task_.handle().promise().bind(nullptr, &context_);
+        asio::post(context_.get_executor(), starter{this});
+    }
+
+    // Starts the task now, on the calling thread (which must run the tree's executor).
+    void start_inline(task<T> work) {
+        task_ = std::move(work);
+        task_.handle().promise().bind(nullptr, &context_);
+        run();
+    }
+
+    void destroy_task() noexcept { task_ = task<T>{}; }
+
+private:
+    void run() {
+        if (context_.cancel_requested()) {
+            // Cancelled before it started: complete with the cancellation, never run the body.
+            outcome().set_exception(
+                std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+            detail::resume(complete());
+        } else {
+            detail::resume(task_.handle());
+        }
+    }
+
+    struct starter {
+        task_root* root;
+        explicit starter(task_root* r) noexcept : root(r) {}
+        starter(starter&& other) noexcept : root(std::exchange(other.root, nullptr)) {}
+        starter& operator=(starter&&) = delete;
+        ~starter() {
+            if (root) root->abandon();
+        }
+        void operator()() { std::exchange(root, nullptr)->run(); }
+    };
+
+    task_context context_;
+    task<T> task_;
+};
+
+// The state shared by a spawned task and its join handle. One reference belongs to the running
+// task, one to the handle.
+//
+// `waiter_` is the join protocol: no_waiter, finished, or the address of the join awaiter that
+// waits. The awaiter installs itself with a CAS from no_waiter; completion exchanges in
+// finished and wakes whoever it found. A cancelled join removes itself with a CAS back to
+// no_waiter, so exactly one of (completion, cancellation) resumes the awaiter.
+template <typename T>
+class join_state : public task_root<T> {
+public:
+    static constexpr std::uintptr_t no_waiter = 0;
+    static constexpr std::uintptr_t finished = 1;
+
+    struct waiter {
+        std::coroutine_handle<> handle;
+        task_context* context;
+    };
+
+    bool is_finished() const noexcept {
+        return waiter_.load(std::memory_order_acquire) == finished;
+    }
+
+    // Returns true if `w` now waits, false if the task already finished.
+    bool add_waiter(waiter* w) noexcept {
+        std::uintptr_t expected = no_waiter;
+        return waiter_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w),
+                                               std::memory_order_acq_rel,
+                                               std::memory_order_acquire);
+    }
+    // Returns true if `w` stopped waiting before the task finished.
+    bool remove_waiter(waiter* w) noexcept {
+        auto expected = reinterpret_cast<std::uintptr_t>(w);
+        return waiter_.compare_exchange_strong(expected, no_waiter, std::memory_order_acq_rel,
+                                               std::memory_order_acquire);
+    }
+
+    // Takes the outcome (once); rethrows the task's exception.
+    T take() {
+        if (taken_) throw std::system_error(make_error_code(errc::already_joined));
+        taken_ = true;
+        if (abandoned_) throw std::system_error(make_error_code(errc::abandoned));
+        return this->outcome().get();
+    }
+
+    std::coroutine_handle<> complete() noexcept override {
+        std::coroutine_handle<> next = std::noop_coroutine();
+        std::uintptr_t const w = waiter_.exchange(finished, std::memory_order_acq_rel);
+        if (w != no_waiter) {
+            auto* joiner = reinterpret_cast<waiter*>(w);
+            next = resume_on(joiner->handle, *joiner->context);
+        }
+        this->release();
+        return next;
+    }
+
+    void abandon() noexcept override {
+        this->destroy_task();
+        abandoned_ = true;
+        std::uintptr_t const w = waiter_.exchange(finished, std::memory_order_acq_rel);
+        if (w != no_waiter) {
+            auto* joiner = reinterpret_cast<waiter*>(w);
+            post_resume(joiner->handle, *joiner->context);
+        }
+        this->release();
+    }
+
+protected:
+    using task_root<T>::task_root;
+    ~join_state() = default;
+
+    // Reports an exception nobody joined; runs when the last reference goes.
+    void report_if_unobserved() noexcept {
+        if (taken_ || abandoned_) return;
+        auto& out = this->outcome();
+        if (out.has_exception()) report_unhandled_exception(out.exception());
+    }
+
+private:
+    std::atomic<std::uintptr_t> waiter_{no_waiter};
+    bool taken_ = false;
+    bool abandoned_ = false;
+};
+
+// A spawned task together with the callable and arguments it was made from, which live here
+// (not on the spawner's stack) for as long as the task can run.
+template <typename T, typename Function, typename... Args>
+class spawn_state final : public join_state<T> {
+public:
+    template <typename F, typename... A>
+    spawn_state(any_executor ex, F&& function, A&&... args)
+        : join_state<T>(std::move(ex), 2),
+          function_(std::forward<F>(function)),
+          args_(std::forward<A>(args)...) {}
+
+    void launch() {
+        this->start(std::apply(
+            [this](auto&&... args) -> task<T> {
+                return std::invoke(function_, std::forward<decltype(args)>(args)...);
+            },
+            std::move(args_)));
+    }
+
+private:
+    void destroy() noexcept override {
+        this->report_if_unobserved();
+        this->destroy_task();  // the frame goes before the callable it may refer to
+        delete this;
+    }
+
+    Function function_;
+    std::tuple<Args...> args_;
+};
+
+template <typename T>
+class spawned_task_state final : public join_state<T> {
+public:
+    explicit spawned_task_state(any_executor ex) : join_state<T>(std::move(ex), 2) {}
+    void launch(task<T> work) { this->start(std::move(work)); }
+
+private:
+    void destroy() noexcept override {
+        this->report_if_unobserved();
+        delete this;
+    }
+};
+
+}  // namespace detail
+
+/// The owner's view of a spawned task: await it for the result, abort it, or detach it.
+///
+/// Dropping a join handle detaches the task (as in tokio): it keeps running, and an exception it
+/// ends with goes to the unhandled exception handler.
+///
+/// @par Thread safety
+/// One join handle is used by one thread at a time; the task may run anywhere.
+template <typename T>
+class [[nodiscard]] join_handle {
+public:
+    join_handle() noexcept = default;
+    join_handle(join_handle&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+    join_handle& operator=(join_handle&& other) noexcept {
+        if (this != &other) {
+            detach();
+            state_ = std::exchange(other.state_, nullptr);
+        }
+        return *this;
+    }
+    ~join_handle() { detach(); }
+
+    /// True while the handle refers to a task (not moved from, not detached).
+    bool valid() const noexcept { return state_ != nullptr; }
+    explicit operator bool() const noexcept { return valid(); }
+
+    /// True once the task has finished (or was abandoned).
+    bool is_finished() const noexcept { return state_ && state_->is_finished(); }
+
+    /// Requests cancellation of the task: the operation it awaits is cancelled (emitted on the
+    /// task's executor), and the task ends with `operation_aborted` unless it handles the error.
+    /// A task not yet started never runs. Does nothing once the task has finished.
+    /// @par Thread safety
+    /// May be called from any thread.
+    void abort() {
+        if (state_ && !state_->is_finished()) state_->context().request_cancel();
+    }
+
+    /// Lets the task run on without an owner; its exception (if any) goes to the unhandled
+    /// exception handler.
+    void detach() noexcept {
+        if (state_) std::exchange(state_, nullptr)->release();
+    }
+
+    /// The executor the task runs on.
+    any_executor get_executor() const { return state_->context().get_executor(); }
+
+    class awaiter {
+    public:
+        explicit awaiter(detail::join_state<T>* state) noexcept : state_(state) {}
+
+        bool await_ready() const {
+            if (!state_) throw std::logic_error("asyncpat: co_await on an empty join_handle");
+            return state_->is_finished();
+        }
+
+        template <typename Promise>
+        bool await_suspend(std::coroutine_handle<Promise> caller) {
+            static_assert(detail::context_promise<Promise>,
+                          "join_handle can only be awaited inside asyncpat coroutines; "
+                          "use async_join(token) elsewhere");
+            detail::task_context& context = *caller.promise().context();
+            waiter_ = {caller, &context};
+            if (context.cancel_requested()) {
+                cancelled_ = true;
+                return false;
+            }
+            std::lock_guard<detail::spin_lock> guard(context.slot_lock());
+            if (!state_->add_waiter(&waiter_)) return false;
+            auto slot = context.slot();
+            slot.template emplace<cancel_join>(this);
+            return true;
+        }
+
+        T await_resume() {
+            if (waiter_.context) waiter_.context->clear_slot();
+            if (cancelled_) throw std::system_error(asio::error::operation_aborted);
+            return state_->take();
+        }
+
+    private:
+        // Cancelling the *join* leaves the task running (the handle can be awaited again).
+        struct cancel_join {
+            awaiter* self;
+            explicit cancel_join(awaiter* a) noexcept : self(a) {}
+            void operator()(asio::cancellation_type) {
+                if (self->state_->remove_waiter(&self->waiter_)) {
+                    self->cancelled_ = true;
+                    detail::post_resume(self->waiter_.handle, *self->waiter_.context);
+                }
+            }
+        };
+
+        detail::join_state<T>* state_;
+        typename detail::join_state<T>::waiter waiter_{};
+        bool cancelled_ = false;
+    };
+
+    /// Waits for the task and returns its result or rethrows its exception. A second await
+    /// after the result was taken throws `errc::already_joined`; a task destroyed at executor
+    /// shutdown gives `errc::abandoned`; an aborted task gives `operation_aborted`.
+    /// @par Cancellation
+    /// Cancelling the awaiting task stops the wait (`operation_aborted`) without touching the
+    /// joined task.
+    awaiter operator co_await() & noexcept { return awaiter{state_}; }
+    awaiter operator co_await() && noexcept { return awaiter{state_}; }
+
+    /// @cond internal
+    explicit join_handle(detail::join_state<T>* state) noexcept : state_(state) {}
+    /// @endcond
+
+private:
+    detail::join_state<T>* state_ = nullptr;
+};
+
+namespace detail {
+template <typename F, typename... Args>
+struct spawn_result {
+    using task_type = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>;
+    static_assert(is_task<task_type>::value,
+                  "asyncpat::spawn: the callable must return asyncpat::task<T>");
+    using type = typename task_type::value_type;
+};
+}  // namespace detail
+
+/// Runs a task concurrently on `ex` (an executor or an execution context such as an
+/// `io_context`) and returns its `join_handle`.
+///
+/// `spawn(ex, function, args...)` moves the callable and the arguments into the spawned state
+/// and calls `function(std::move(args)...)` there, so a capturing lambda and its captures live
+/// as long as the task (the C++ counterpart of tokio's `'static` rule). `spawn(ex, task)` runs an
+/// existing task. The task starts later, through `asio::post` on `ex`, never inside `spawn`.
+///
+/// @par Thread safety
+/// May be called from any thread.
+template <typename Executor, typename F, typename... Args>
+auto spawn(Executor&& ex, F&& function, Args&&... args) {
+    static_assert(detail::executor_or_context<Executor>,
+                  "asyncpat::spawn: the first argument must be an executor or an io_context");
+    if constexpr (detail::is_task<std::decay_t<F>>::value) {
+        static_assert(sizeof...(Args) == 0, "asyncpat::spawn(executor, task) takes no arguments");
+        using T = typename std::decay_t<F>::value_type;
+        auto* state = new detail::spawned_task_state<T>(detail::to_executor(ex));
+        state->launch(std::forward<F>(function));
+        return join_handle<T>{state};
+    } else {
+        using T = typename detail::spawn_result<F, Args...>::type;
+        using state_type = detail::spawn_state<T, std::decay_t<F>, std::decay_t<Args>...>;
+        auto* state = new state_type(detail::to_executor(ex), std::forward<F>(function),
+                                     std::forward<Args>(args)...);
+        try {
+            state->launch();
+        } catch (...) {
+            state->abandon();  // never started: drops the execution reference
+            state->release();  // and the handle's
+            throw;
+        }
+        return join_handle<T>{state};
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// async_run: a task driven by any Asio completion token.
+
+namespace detail {
+
+template <typename T>
+struct run_signature {
+    using type = void(std::exception_ptr, T);
+};
+template <>
+struct run_signature<void> {
+    using type = void(std::exception_ptr);
+};
+
+template <typename T, typename Handler>
+class run_state final : public task_root<T> {
+public:
+    using handler_executor = asio::associated_executor_t<Handler, any_executor>;
+
+    run_state(any_executor ex, Handler&& handler)
+        : task_root<T>(ex, 1),
+          handler_(std::move(handler)),
+          work_(asio::get_associated_executor(handler_, ex)),
+          slot_(asio::get_associated_cancellation_slot(handler_)) {
+        if (slot_.is_connected()) slot_.template emplace<forward_cancel>(this);
+    }
+
+    void launch(task<T> work) { this->start(std::move(work)); }
+
+    std::coroutine_handle<> complete() noexcept override {
+        std::exception_ptr error;
+        std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
+        auto& out = this->outcome();
+        if (out.has_exception()) {
+            error = out.exception();
+        } else if constexpr (!std::is_void_v<T>) {
+            try {
+                value.emplace(out.get());
+            } catch (...) {
+                error = std::current_exception();
+            }
+        }
+        if (slot_.is_connected()) slot_.clear();
+        Handler handler(std::move(handler_));
+        auto work = std::move(work_);
+        this->destroy_task();
+        this->release();  // deallocate before the upcall
+        if constexpr (std::is_void_v<T>) {
+            asio::dispatch(work.get_executor(),
+                           completion{std::move(handler), std::move(error), std::nullopt});
+        } else {
+            if (!value) value.emplace();
+            asio::dispatch(work.get_executor(),
+                           completion{std::move(handler), std::move(error), std::move(*value)});
+        }
+        return std::noop_coroutine();
+    }
+
+    void abandon() noexcept override {
+        if (slot_.is_connected()) slot_.clear();
+        this->destroy_task();
+        this->release();  // the handler is destroyed without being invoked
+    }
+
+private:
+    void destroy() noexcept override { delete this; }
+
+    struct forward_cancel {
+        run_state* self;
+        explicit forward_cancel(run_state* s) noexcept : self(s) {}
+        void operator()(asio::cancellation_type type) { self->context().request_cancel(type); }
+    };
+
+    template <typename Value>
+    struct completion {
+        Handler handler;
+        std::exception_ptr error;
+        Value value;
+        void operator()() {
+            if constexpr (std::is_same_v<Value, std::nullopt_t>)
+                std::move(handler)(std::move(error));
+            else
+                std::move(handler)(std::move(error), std::move(value));
+        }
+        using allocator_type = asio::associated_allocator_t<Handler>;
+        allocator_type get_allocator() const noexcept {
+            return asio::get_associated_allocator(handler);
+        }
+    };
+    template <typename H, typename E, typename V>
+    completion(H, E, V) -> completion<V>;
+
+    Handler handler_;
+    asio::executor_work_guard<handler_executor> work_;
+    asio::cancellation_slot slot_;
+};
+
+template <typename T>
+struct initiate_run {
+    any_executor executor;
+    template <typename Handler>
+    void operator()(Handler&& handler, task<T> work) const {
+        auto* state =
+            new run_state<T, std::decay_t<Handler>>(executor, std::forward<Handler>(handler));
+        state->launch(std::move(work));
+    }
+};
+
+}  // namespace detail
+
+/// Runs a task on `ex` and reports its outcome through any Asio completion token: the bridge
+/// from asyncpat to `asio::awaitable` (`asio::use_awaitable`), callbacks, `asio::use_future` ...
+///
+/// @par Completion signature
+/// `void(std::exception_ptr, T)` (`void(std::exception_ptr)` for `task<void>`), like
+/// `asio::co_spawn`. On an exception, the `T` passed is value-initialised.
+///
+/// @par Cancellation
+/// If the token's handler has a connected cancellation slot, a cancellation emitted on it
+/// cancels the task (as `join_handle::abort` does), with the same type. Emit it on the task's
+/// executor, as for any Asio operation.
+template <typename Executor, typename T, typename CompletionToken>
+auto async_run(Executor&& ex, task<T> work, CompletionToken&& token) {
+    static_assert(std::is_void_v<T> || std::is_default_constructible_v<T>,
+                  "asyncpat::async_run: the result type must be default constructible, because "
+                  "the completion passes one when the task ends with an exception");
+    return asio::async_initiate<CompletionToken, typename detail::run_signature<T>::type>(
+        detail::initiate_run<T>{detail::to_executor(ex)}, token, std::move(work));
+}
+
+// ------------------------------------------------------------------------------------------------
+// sync_wait
+
+namespace detail {
+template <typename T>
+struct sync_wait_handler {
+    result<T>* out;
+    bool* done;
+    void operator()(std::exception_ptr error) const {
+        if (error) out->set_exception(std::move(error));
+        else out->set_value();
+        *done = true;
+    }
+    template <typename V>
+    void operator()(std::exception_ptr error, V&& value) const {
+        if (error) out->set_exception(std::move(error));
+        else out->set_value(std::forward<V>(value));
+        *done = true;
+    }
+};
+
+struct blocking_flag {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool done = false;
+};
+
+template <typename T>
+struct blocking_wait_handler {
+    result<T>* out;
+    blocking_flag* flag;
+    template <typename... V>
+    void operator()(std::exception_ptr error, V&&... value) const {
+        {
+            std::lock_guard<std::mutex> lock(flag->mutex);
+            if (error) out->set_exception(std::move(error));
+            else out->set_value(std::forward<V>(value)...);
+            flag->done = true;
+        }
+        flag->changed.notify_one();
+    }
+};
+}  // namespace detail
+
+/// Runs `work` on `io` until it completes, from the calling thread (which runs `io`'s
+/// handlers meanwhile), and returns its result or rethrows its exception. For `main` and tests.
+///
+/// Other work on `io` runs too, and what is left when the task completes stays queued.
+/// Throws `std::system_error(errc::abandoned)` if `io` is stopped or runs out of work before the
+/// task completes.
+template <typename T>
+T sync_wait(asio::io_context& io, task<T> work) {
+    detail::result<T> out;
+    bool done = false;
+    async_run(io.get_executor(), std::move(work), detail::sync_wait_handler<T>{&out, &done});
+    if (io.stopped()) io.restart();
+    while (!done) {
+        if (io.run_one() == 0) break;
+    }
+    if (!done) throw std::system_error(make_error_code(errc::abandoned));
+    return out.get();
+}
+
+/// Runs `work` to completion on a fresh single-threaded `io_context`.
+template <typename T>
+T sync_wait(task<T> work) {
+    asio::io_context io(1);
+    return sync_wait(io, std::move(work));
+}
+
+/// Runs `work` on `ex`, which other threads run (a `thread_pool`, a strand of a running
+/// `io_context` ...), and blocks the calling thread until it completes. Calling it from a thread
+/// that `ex` needs in order to make progress deadlocks.
+template <typename Executor, typename T>
+    requires(!std::is_convertible_v<Executor&, asio::io_context&>)
+T sync_wait(Executor&& ex, task<T> work) {
+    detail::result<T> out;
+    detail::blocking_flag flag;
+    async_run(std::forward<Executor>(ex), std::move(work),
+              detail::blocking_wait_handler<T>{&out, &flag});
+    std::unique_lock<std::mutex> lock(flag.mutex);
+    flag.changed.wait(lock, [&] { return flag.done; });
+    return out.get();
+}
+
+}  // namespace asyncpat
+
+#endif  // ASYNCPAT_SPAWN_HPP

@@ -4,10 +4,13 @@
 #ifndef ASYNCPAT_HPP
 #define ASYNCPAT_HPP
 
+#include <asyncpat/blocking.hpp>
+#include <asyncpat/combinators.hpp>
 #include <asyncpat/config.hpp>
 #include <asyncpat/error.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
+#include <asyncpat/task_group.hpp>
 #include <asyncpat/version.hpp>
 
 #endif  // ASYNCPAT_HPP

@@ -12,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
@@ -204,6 +205,7 @@ public:
     }
 
     std::coroutine_handle<> complete() noexcept override {
+        finished_running();
         std::coroutine_handle<> next = std::noop_coroutine();
         std::uintptr_t const w = waiter_.exchange(finished, std::memory_order_acq_rel);
         if (w != no_waiter) {
@@ -216,6 +218,7 @@ public:
 
     void abandon() noexcept override {
         this->destroy_task();
+        finished_running();
         abandoned_ = true;
         std::uintptr_t const w = waiter_.exchange(finished, std::memory_order_acq_rel);
         if (w != no_waiter) {
@@ -228,6 +231,9 @@ public:
 protected:
     using task_root<T>::task_root;
     ~join_state() = default;
+
+    // The task will not run again: what only it used can go now (not when the handle goes).
+    virtual void finished_running() noexcept {}
 
     // Reports an exception nobody joined; runs when the last reference goes.
     void report_if_unobserved() noexcept {
@@ -250,26 +256,33 @@ public:
     template <typename F, typename... A>
     spawn_state(any_executor ex, F&& function, A&&... args)
         : join_state<T>(std::move(ex), 2),
-          function_(std::forward<F>(function)),
-          args_(std::forward<A>(args)...) {}
+          callable_(std::in_place, std::forward<F>(function),
+                    std::tuple<Args...>(std::forward<A>(args)...)) {}
 
     void launch() {
         this->start(std::apply(
             [this](auto&&... args) -> task<T> {
-                return std::invoke(function_, std::forward<decltype(args)>(args)...);
+                return std::invoke(callable_->function, std::forward<decltype(args)>(args)...);
             },
-            std::move(args_)));
+            std::move(callable_->args)));
     }
 
 private:
+    struct callable {
+        Function function;
+        std::tuple<Args...> args;
+    };
+
+    // The frame has finished (its locals are gone) or was destroyed: nothing refers to the
+    // callable any more.
+    void finished_running() noexcept override { callable_.reset(); }
+
     void destroy() noexcept override {
         this->report_if_unobserved();
-        this->destroy_task();  // the frame goes before the callable it may refer to
         delete this;
     }
 
-    Function function_;
-    std::tuple<Args...> args_;
+    std::optional<callable> callable_;
 };
 
 template <typename T>

@@ -1,0 +1,484 @@
+// Tests of task<T>, use_task, this_task, spawn/join_handle, async_run and sync_wait.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#include <asyncpat/task.hpp>
+
+#include <asyncpat/combinators.hpp>
+
+#include "support/alloc_counter.hpp"
+#include "support/catch.hpp"
+#include "support/lifetime.hpp"
+#include "support/runner.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asyncpat::task;
+using asyncpat_test::run;
+
+namespace {
+
+task<int> add_one(int x) { co_return x + 1; }
+task<void> nothing() { co_return; }
+task<int> thrower() {
+    throw std::runtime_error("boom");
+    co_return 0;
+}
+task<int> nested_thrower() { co_return co_await thrower() + 1; }
+task<int> outer_catches() {
+    try {
+        co_await nested_thrower();
+    } catch (const std::runtime_error& e) {
+        co_return std::string(e.what()) == "boom" ? 7 : -1;
+    }
+    co_return -2;
+}
+
+task<long> sum_of_many(int n) {
+    long sum = 0;
+    for (int i = 0; i < n; ++i) sum += co_await add_one(i);
+    co_return sum;
+}
+
+task<int&> pick(int& ref) { co_return ref; }
+task<int> use_ref() {
+    int value = 3;
+    int& r = co_await pick(value);
+    r = 9;
+    co_return value;
+}
+
+task<std::unique_ptr<int>> move_only() { co_return std::make_unique<int>(5); }
+
+}  // namespace
+
+TEST_CASE("task returns values, void and references", "[task]") {
+    CHECK(run(add_one(41)) == 42);
+    run(nothing());
+    CHECK(run(use_ref()) == 9);
+    CHECK(*run(move_only()) == 5);
+}
+
+TEST_CASE("exceptions propagate through nested tasks to the awaiter", "[task]") {
+    CHECK_THROWS_WITH(run(nested_thrower()), "boom");
+    CHECK(run(outer_catches()) == 7);
+}
+
+TEST_CASE("a task is lazy: nothing runs until it is awaited", "[task]") {
+    asyncpat_test::lifetime_counter counter;
+    {
+        auto t = [](asyncpat_test::tracked value) -> task<int> { co_return value.value(); }(
+            asyncpat_test::tracked(counter, 3));
+        CHECK(counter.alive() == 1);  // the parameter lives in the (unstarted) frame
+    }
+    CHECK(counter.alive() == 0);  // destroyed with the frame, never run
+}
+
+TEST_CASE("a million synchronous awaits run in constant stack", "[task]") {
+    // Symmetric transfer (or the GCC trampoline) keeps the stack flat; with plain resume()
+    // calls this overflows, under ASan in particular.
+    CHECK(run(sum_of_many(1'000'000)) == 500'000'500'000L);
+}
+
+TEST_CASE("awaiting tasks allocates nothing in steady state", "[task][alloc]") {
+    run(sum_of_many(1000));  // warm the frame cache
+    long const before = asyncpat_test::allocation_count();
+    asio::io_context io(1);
+    long const setup = asyncpat_test::allocation_count();
+    CHECK(asyncpat::sync_wait(io, sum_of_many(100'000)) == 5'000'050'000L);
+    long const used = asyncpat_test::allocation_count() - setup;
+    (void)before;
+    // 100 000 awaits; the few allocations are the run itself (root, handler, scheduler op).
+    CHECK(used < 20);
+}
+
+namespace {
+task<std::string> wait_timer() {
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1ms);
+    co_await timer.async_wait(asyncpat::use_task);
+    co_return "waited";
+}
+
+task<int> timer_error_code() {
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1h);
+    timer.cancel();  // nothing pending yet
+    asio::post(co_await asyncpat::this_task::executor, [&timer] { timer.cancel(); });
+    std::error_code ec;
+    co_await timer.async_wait(asyncpat::use_task[ec]);
+    co_return ec == asio::error::operation_aborted ? 1 : 0;
+}
+
+task<int> timer_exception() {
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1h);
+    asio::post(co_await asyncpat::this_task::executor, [&timer] { timer.cancel(); });
+    try {
+        co_await timer.async_wait(asyncpat::use_task);
+    } catch (const std::system_error& e) {
+        co_return e.code() == asio::error::operation_aborted ? 1 : 0;
+    }
+    co_return -1;
+}
+
+task<int> as_tuple_form() {
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1ms);
+    auto [ec] = co_await timer.async_wait(asyncpat::detail::net::as_tuple(asyncpat::use_task));
+    co_return ec ? 0 : 1;
+}
+
+task<int> post_inline() {
+    // dispatch on the running executor completes inside the initiation: no suspension needed.
+    co_await asio::dispatch(co_await asyncpat::this_task::executor, asyncpat::use_task);
+    co_await asio::post(co_await asyncpat::this_task::executor, asyncpat::use_task);
+    co_return 2;
+}
+}  // namespace
+
+TEST_CASE("use_task awaits Asio operations", "[task][use_task]") {
+    CHECK(run(wait_timer()) == "waited");
+    CHECK(run(timer_error_code()) == 1);
+    CHECK(run(timer_exception()) == 1);
+    CHECK(run(as_tuple_form()) == 1);
+    CHECK(run(post_inline()) == 2);
+}
+
+namespace {
+task<std::thread::id> hop_through_pool(asio::thread_pool& pool) {
+    // The operation completes on a pool thread; the task must resume on its own executor.
+    co_await asio::post(pool.get_executor(), asyncpat::use_task);
+    co_return std::this_thread::get_id();
+}
+}  // namespace
+
+TEST_CASE("a task resumes on its own executor after a completion on another thread",
+          "[task][affinity]") {
+    asio::thread_pool pool(2);
+    asio::io_context io(1);
+    auto const io_thread = std::this_thread::get_id();
+    for (int i = 0; i < 50; ++i) CHECK(asyncpat::sync_wait(io, hop_through_pool(pool)) == io_thread);
+    pool.join();
+}
+
+namespace {
+task<int> join_from_other_executor(asio::thread_pool& pool, std::thread::id* resumed_on) {
+    auto handle = asyncpat::spawn(pool, []() -> task<int> { co_return 11; });
+    int value = co_await handle;
+    *resumed_on = std::this_thread::get_id();
+    co_return value;
+}
+}  // namespace
+
+TEST_CASE("joining a task spawned on another executor resumes on the joiner's executor",
+          "[task][spawn][affinity]") {
+    asio::thread_pool pool(2);
+    asio::io_context io(1);
+    for (int i = 0; i < 50; ++i) {
+        std::thread::id resumed_on;
+        CHECK(asyncpat::sync_wait(io, join_from_other_executor(pool, &resumed_on)) == 11);
+        CHECK(resumed_on == std::this_thread::get_id());
+    }
+    pool.join();
+}
+
+TEST_CASE("spawn keeps a capturing lambda and its arguments alive", "[task][spawn]") {
+    asio::io_context io(1);
+    asyncpat::join_handle<std::size_t> handle;
+    {
+        std::vector<int> owned(1000, 1);
+        auto shared = std::make_shared<std::string>("shared");
+        // The lambda object and `suffix` move into the spawned state; this scope ends before the
+        // task runs (ASan would report a use after scope otherwise).
+        handle = asyncpat::spawn(
+            io,
+            [owned = std::move(owned), shared](std::string suffix) -> task<std::size_t> {
+                co_await asyncpat::this_task::yield();
+                co_return owned.size() + shared->size() + suffix.size();
+            },
+            std::string("abc"));
+    }
+    auto joiner = [](asyncpat::join_handle<std::size_t>& h) -> task<std::size_t> {
+        co_return co_await h;
+    };
+    CHECK(asyncpat::sync_wait(io, joiner(handle)) == 1009);
+}
+
+TEST_CASE("spawn runs tasks concurrently and never inside spawn", "[task][spawn]") {
+    asio::io_context io(1);
+    bool ran = false;
+    auto handle = asyncpat::spawn(io, [&ran]() -> task<void> {
+        ran = true;
+        co_return;
+    });
+    CHECK_FALSE(ran);
+    io.run();
+    CHECK(ran);
+    CHECK(handle.is_finished());
+}
+
+TEST_CASE("detached exceptions reach the unhandled exception handler", "[task][spawn]") {
+    std::vector<std::string> seen;
+    auto previous = asyncpat::set_unhandled_exception_handler([&seen](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            seen.emplace_back(ex.what());
+        }
+    });
+    {
+        asio::io_context io(1);
+        asyncpat::spawn(io, thrower()).detach();                      // explicit detach
+        { auto dropped = asyncpat::spawn(io, nested_thrower()); }      // handle dropped
+        auto joined = asyncpat::spawn(io, thrower());                  // joined: not reported
+        auto aborted = asyncpat::spawn(io, []() -> task<void> {         // cancelled: not reported
+            co_await asyncpat::sleep_for(1h);
+        });
+        aborted.abort();
+        io.run();
+        auto join = [](asyncpat::join_handle<int> h) -> task<int> { co_return co_await h; };
+        CHECK_THROWS_WITH(asyncpat::sync_wait(io, join(std::move(joined))), "boom");
+    }
+    asyncpat::set_unhandled_exception_handler(previous);
+    CHECK(seen == std::vector<std::string>{"boom", "boom"});
+}
+
+TEST_CASE("a handler that throws does not escape into the executor", "[task][spawn]") {
+    auto previous = asyncpat::set_unhandled_exception_handler(
+        [](std::exception_ptr) { throw std::logic_error("handler failed"); });
+    asio::io_context io(1);
+    asyncpat::spawn(io, thrower()).detach();
+    CHECK_NOTHROW(io.run());
+    asyncpat::set_unhandled_exception_handler(previous);
+}
+
+namespace {
+task<int> sleep_forever(bool* cancelled) {
+    try {
+        co_await asyncpat::sleep_for(1h);
+    } catch (const std::system_error& e) {
+        *cancelled = e.code() == asio::error::operation_aborted;
+        throw;
+    }
+    co_return 0;
+}
+
+task<int> join_expect_abort(asyncpat::join_handle<int> handle) {
+    try {
+        co_await handle;
+    } catch (const std::system_error& e) {
+        co_return e.code() == asio::error::operation_aborted ? 1 : 0;
+    }
+    co_return -1;
+}
+}  // namespace
+
+TEST_CASE("abort cancels the operation a task awaits", "[task][spawn][cancel]") {
+    asio::io_context io(1);
+    bool cancelled = false;
+    auto handle = asyncpat::spawn(io, sleep_forever(&cancelled));
+    io.poll();  // the task starts and parks on its timer
+    CHECK_FALSE(handle.is_finished());
+    handle.abort();
+    auto const start = std::chrono::steady_clock::now();
+    CHECK(asyncpat::sync_wait(io, join_expect_abort(std::move(handle))) == 1);
+    CHECK(cancelled);
+    CHECK(std::chrono::steady_clock::now() - start < 10s);
+}
+
+TEST_CASE("abort before the start means the body never runs", "[task][spawn][cancel]") {
+    asio::io_context io(1);
+    bool ran = false;
+    auto handle = asyncpat::spawn(io, [&ran]() -> task<int> {
+        ran = true;
+        co_return 1;
+    });
+    handle.abort();
+    CHECK(asyncpat::sync_wait(io, join_expect_abort(std::move(handle))) == 1);
+    CHECK_FALSE(ran);
+}
+
+TEST_CASE("abort from another thread", "[task][spawn][cancel]") {
+    asio::io_context io(1);
+    bool cancelled = false;
+    auto handle = asyncpat::spawn(io, sleep_forever(&cancelled));
+    std::thread aborter([&handle] {
+        std::this_thread::sleep_for(20ms);
+        handle.abort();
+    });
+    io.run();
+    aborter.join();
+    CHECK(cancelled);
+    CHECK(handle.is_finished());
+}
+
+namespace {
+task<int> join_twice(asyncpat::join_handle<int> handle) {
+    CHECK(co_await handle == 42);
+    try {
+        co_await handle;
+    } catch (const std::system_error& e) {
+        co_return e.code() == asyncpat::errc::already_joined ? 1 : 0;
+    }
+    co_return -1;
+}
+
+task<int> cancelled_join(asyncpat::join_handle<int>& handle) {
+    // The join is raced against a short sleep: the join is cancelled, the task keeps running
+    // and can be joined again.
+    auto first = co_await asyncpat::race(
+        [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; }(handle),
+        asyncpat::sleep_for(5ms));
+    CHECK(first.index() == 1);
+    CHECK_FALSE(handle.is_finished());
+    co_return co_await handle;
+}
+}  // namespace
+
+TEST_CASE("join results are taken once; a cancelled join leaves the task running",
+          "[task][spawn][cancel]") {
+    asio::io_context io(1);
+    CHECK(asyncpat::sync_wait(io, join_twice(asyncpat::spawn(io, add_one(41)))) == 1);
+    auto slow = asyncpat::spawn(io, []() -> task<int> {
+        co_await asyncpat::sleep_for(30ms);
+        co_return 8;
+    });
+    CHECK(asyncpat::sync_wait(io, cancelled_join(slow)) == 8);
+}
+
+TEST_CASE("destroying the executor destroys suspended tasks (abandoned)", "[task][spawn]") {
+    asyncpat_test::lifetime_counter counter;
+    asyncpat::join_handle<int> survivor;
+    {
+        asio::io_context io(1);
+        auto holds = [](asyncpat_test::tracked value) -> task<int> {
+            co_await asyncpat::sleep_for(1h);
+            co_return value.value();
+        };
+        survivor = asyncpat::spawn(io, holds, asyncpat_test::tracked(counter, 1));
+        asyncpat::spawn(io, holds, asyncpat_test::tracked(counter, 2)).detach();
+        asyncpat::spawn(io, holds, asyncpat_test::tracked(counter, 3)).detach();  // never started
+        io.run_for(5ms);
+        CHECK(counter.alive() >= 2);
+    }
+    // The frames were destroyed with the io_context, not leaked (LeakSanitizer checks too).
+    CHECK(survivor.is_finished());
+    CHECK(counter.alive() == 0);
+    asio::io_context other(1);
+    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
+    CHECK_THROWS_AS(asyncpat::sync_wait(other, join(survivor)), std::system_error);
+}
+
+namespace {
+asio::awaitable<int> awaitable_caller() {
+    auto ex = co_await asio::this_coro::executor;
+    int value = co_await asyncpat::async_run(ex, add_one(1), asio::use_awaitable);
+    try {
+        co_await asyncpat::async_run(ex, thrower(), asio::use_awaitable);
+    } catch (const std::runtime_error&) {
+        value += 10;
+    }
+    co_return value;
+}
+
+asio::awaitable<int> awaitable_races_task() {
+    using namespace asio::experimental::awaitable_operators;
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex, 5ms);
+    bool cancelled = false;
+    auto outcome = co_await (asyncpat::async_run(ex, sleep_forever(&cancelled), asio::use_awaitable) ||
+                             timer.async_wait(asio::use_awaitable));
+    co_return (outcome.index() == 1 && cancelled) ? 1 : 0;
+}
+}  // namespace
+
+TEST_CASE("async_run drives a task from asio::awaitable, callbacks and futures", "[task][bridge]") {
+    asio::io_context io(1);
+    std::future<int> from_awaitable =
+        asio::co_spawn(io, awaitable_caller(), asio::use_future);
+    int from_callback = 0;
+    asyncpat::async_run(io, add_one(99), [&](std::exception_ptr e, int v) {
+        if (!e) from_callback = v;
+    });
+    io.run();
+    CHECK(from_awaitable.get() == 12);
+    CHECK(from_callback == 100);
+
+    asio::thread_pool pool(1);
+    std::future<int> future = asyncpat::async_run(pool, add_one(6), asio::use_future);
+    CHECK(future.get() == 7);
+    std::future<int> failing = asyncpat::async_run(pool, thrower(), asio::use_future);
+    CHECK_THROWS_AS(failing.get(), std::runtime_error);
+    pool.join();
+}
+
+TEST_CASE("async_run honours Asio per-operation cancellation", "[task][bridge][cancel]") {
+    asio::io_context io(1);
+    auto result = asio::co_spawn(io, awaitable_races_task(), asio::use_future);
+    io.run();
+    CHECK(result.get() == 1);
+}
+
+namespace {
+task<int> queries() {
+    auto ex = co_await asyncpat::this_task::executor;
+    CHECK(ex.target<asio::io_context::executor_type>() != nullptr);
+    CHECK_FALSE(co_await asyncpat::this_task::cancellation_requested);
+    co_await asyncpat::this_task::yield();
+    co_await asyncpat::this_task::throw_if_cancelled();
+    co_return 1;
+}
+
+task<int> observe_cancellation(bool* saw) {
+    try {
+        co_await asyncpat::sleep_for(1h);
+    } catch (const std::system_error&) {
+    }
+    *saw = co_await asyncpat::this_task::cancellation_requested;
+    // Cancellation is sticky: every later suspending operation fails at once.
+    try {
+        co_await asyncpat::this_task::yield();
+    } catch (const std::system_error&) {
+        co_return 1;
+    }
+    co_return 0;
+}
+}  // namespace
+
+TEST_CASE("this_task queries", "[task]") {
+    CHECK(run(queries()) == 1);
+    asio::io_context io(1);
+    bool saw = false;
+    auto handle = asyncpat::spawn(io, observe_cancellation(&saw));
+    io.poll();
+    handle.abort();
+    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
+    CHECK(asyncpat::sync_wait(io, join(handle)) == 1);
+    CHECK(saw);
+}
+
+TEST_CASE("sync_wait reports an io_context that stops first", "[task]") {
+    asio::io_context io(1);
+    auto stopper = [](asio::io_context& ctx) -> task<int> {
+        ctx.stop();
+        co_await asyncpat::sleep_for(1h);
+        co_return 0;
+    };
+    CHECK_THROWS_AS(asyncpat::sync_wait(io, stopper(io)), std::system_error);
+}
+
+TEST_CASE("sync_wait on a thread pool executor", "[task]") {
+    asio::thread_pool pool(2);
+    CHECK(asyncpat::sync_wait(pool.get_executor(), add_one(1)) == 2);
+    pool.join();
+}

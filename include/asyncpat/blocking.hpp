@@ -118,15 +118,23 @@ private:
             finish(s);
         }
         static void finish(blocking_awaiter* s) noexcept {
-            // Once the resumption is posted the task may run (and destroy *s) at any moment:
-            // move the work guard out first, and release it only after the post.
-            auto work = std::move(*s->work_);
+            // The work guard travels with the resumption and is released on the task's executor
+            // after the task ran: released here, it could outlive a context that finished
+            // meanwhile. Once posted, the task may run (and destroy *s) at any moment.
             try {
-                post_resume(s->caller_, *s->context_);
+                asio::post(s->context_->get_executor(),
+                           resume_with_work{resume_handler{s->caller_, s->context_},
+                                            std::move(*s->work_)});
             } catch (...) {  // out of memory: nothing can resume the task, abandon its tree
                 s->context_->root().abandon();
             }
         }
+    };
+
+    struct resume_with_work {
+        resume_handler resume;
+        asio::executor_work_guard<any_executor> work;
+        void operator()() { resume(); }
     };
 
     blocking_pool* pool_;

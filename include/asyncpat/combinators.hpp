@@ -161,14 +161,14 @@ public:
     template <typename Promise>
     bool await_suspend(std::coroutine_handle<Promise> caller) {
         parent_context_ = caller.promise().context();
-        if (parent_context_->cancel_requested()) {
-            cancelled_early_ = true;
-            return false;
-        }
         join_.prepare(caller, parent_context_);
         create(std::index_sequence_for<Ts...>{});
         {
             std::lock_guard<spin_lock> guard(parent_context_->slot_lock());
+            if (parent_context_->cancel_requested()) {
+                cancelled_early_ = true;  // the children were created but never start
+                return false;
+            }
             parent_context_->slot().template emplace<forward_cancel>(&join_);
         }
         launch(std::index_sequence_for<Ts...>{});
@@ -224,10 +224,6 @@ public:
     template <typename Promise>
     bool await_suspend(std::coroutine_handle<Promise> caller) {
         parent_context_ = caller.promise().context();
-        if (parent_context_->cancel_requested()) {
-            cancelled_early_ = true;
-            return false;
-        }
         join_.prepare(caller, parent_context_);
         children_.reserve(work_.size());
         for (std::size_t i = 0; i < work_.size(); ++i) {
@@ -236,6 +232,10 @@ public:
         }
         {
             std::lock_guard<spin_lock> guard(parent_context_->slot_lock());
+            if (parent_context_->cancel_requested()) {
+                cancelled_early_ = true;  // the children were created but never start
+                return false;
+            }
             parent_context_->slot().template emplace<forward_cancel>(&join_);
         }
         for (std::size_t i = 0; i < work_.size(); ++i) children_[i]->launch(std::move(work_[i]));

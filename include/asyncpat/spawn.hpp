@@ -362,14 +362,16 @@ public:
                           "use async_join(token) elsewhere");
             detail::task_context& context = *caller.promise().context();
             waiter_ = {caller, &context};
+            // Registering and installing the cancellation handler happen under the slot lock, so
+            // a completion on another thread cannot resume (and clear the slot of) this
+            // coroutine before the handler is in place, and no emit falls in between.
+            std::lock_guard<detail::spin_lock> guard(context.slot_lock());
             if (context.cancel_requested()) {
                 cancelled_ = true;
                 return false;
             }
-            std::lock_guard<detail::spin_lock> guard(context.slot_lock());
             if (!state_->add_waiter(&waiter_)) return false;
-            auto slot = context.slot();
-            slot.template emplace<cancel_join>(this);
+            context.slot().template emplace<cancel_join>(this);
             return true;
         }
 
@@ -623,12 +625,12 @@ struct blocking_wait_handler {
     blocking_flag* flag;
     template <typename... V>
     void operator()(std::exception_ptr error, V&&... value) const {
-        {
-            std::lock_guard<std::mutex> lock(flag->mutex);
-            if (error) out->set_exception(std::move(error));
-            else out->set_value(std::forward<V>(value)...);
-            flag->done = true;
-        }
+        // Notify under the lock: the waiter may return (destroying the flag) as soon as it sees
+        // `done`.
+        std::lock_guard<std::mutex> lock(flag->mutex);
+        if (error) out->set_exception(std::move(error));
+        else out->set_value(std::forward<V>(value)...);
+        flag->done = true;
         flag->changed.notify_one();
     }
 };

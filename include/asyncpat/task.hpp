@@ -399,12 +399,12 @@ public:
                       "asyncpat::use_task works only inside asyncpat coroutines");
         caller_ = caller;
         context_ = caller.promise().context();
-        if (context_->cancel_requested()) {
-            aborted_ = true;
-            return false;
-        }
         {
             std::lock_guard<spin_lock> guard(context_->slot_lock());
+            if (context_->cancel_requested()) {
+                aborted_ = true;
+                return false;
+            }
             std::apply(
                 [this](auto&&... args) {
                     std::move(initiation_)(handler{this}, std::forward<decltype(args)>(args)...);

@@ -169,18 +169,17 @@ public:
     }
 
     // The slot for an operation that the tree awaits. Install into it only while holding
-    // slot_lock(), and clear it (clear_slot) when the operation completed.
+    // slot_lock(), and clear it (clear_slot) when the operation completed. Check
+    // cancel_requested() under the same lock before installing: an emit that ran before the lock
+    // was taken found no handler, and the flag it set is then visible.
     asio::cancellation_slot slot() noexcept { return signal_.slot(); }
     spin_lock& slot_lock() noexcept { return lock_; }
 
     // Drops the handler an operation left in the slot, so that a later cancellation cannot reach
     // an operation (or an I/O object) that no longer exists.
     void clear_slot() noexcept {
-        auto slot = signal_.slot();
-        if (slot.has_handler()) {
-            std::lock_guard<spin_lock> guard(lock_);
-            slot.clear();
-        }
+        std::lock_guard<spin_lock> guard(lock_);
+        signal_.slot().clear();
     }
 
 private:

@@ -1,0 +1,124 @@
+// Multi-threaded stress of spawn, join, abort and task_group on a 2-thread pool (run under TSan).
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#include <asyncpat/task.hpp>
+
+#include <asyncpat/combinators.hpp>
+#include <asyncpat/task_group.hpp>
+
+#include "../support/catch.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asyncpat::task;
+
+namespace {
+task<int> hop(asio::thread_pool& pool, std::atomic<int>* runs) {
+    runs->fetch_add(1, std::memory_order_relaxed);
+    co_await asio::post(pool.get_executor(), asyncpat::use_task);  // cross-thread completion
+    co_return 1;
+}
+}  // namespace
+
+TEST_CASE("100000 spawned tasks on a 2-thread pool all complete exactly once", "[mt][spawn]") {
+    constexpr int count = 100'000;
+    asio::thread_pool pool(2);
+    std::atomic<int> runs{0};
+    std::atomic<int> joined{0};
+    auto spawner = [](asio::thread_pool& p, std::atomic<int>* r, std::atomic<int>* j) -> task<void> {
+        std::vector<asyncpat::join_handle<int>> handles;
+        handles.reserve(1000);
+        for (int i = 0; i < count; ++i) {
+            handles.push_back(asyncpat::spawn(p, hop(p, r)));
+            if (handles.size() == 1000) {
+                for (auto& h : handles) j->fetch_add(co_await h, std::memory_order_relaxed);
+                handles.clear();
+            }
+        }
+        for (auto& h : handles) j->fetch_add(co_await h, std::memory_order_relaxed);
+    };
+    asyncpat::sync_wait(pool.get_executor(), spawner(pool, &runs, &joined));
+    pool.join();
+    CHECK(runs.load() == count);
+    CHECK(joined.load() == count);
+}
+
+TEST_CASE("detached tasks on a pool: every one runs once", "[mt][spawn]") {
+    constexpr int count = 20'000;
+    std::atomic<int> runs{0};
+    {
+        asio::thread_pool pool(2);
+        for (int i = 0; i < count; ++i) asyncpat::spawn(pool, hop(pool, &runs)).detach();
+        pool.join();
+    }
+    CHECK(runs.load() == count);
+}
+
+TEST_CASE("abort racing completion from other threads", "[mt][cancel]") {
+    asio::io_context io(1);  // outlives the pool, whose threads post the joins' resumptions
+    asio::thread_pool pool(2);
+    std::atomic<int> finished{0};
+    for (int round = 0; round < 2000; ++round) {
+        auto handle = asyncpat::spawn(pool, [](std::atomic<int>* f) -> task<void> {
+            co_await asyncpat::this_task::yield();
+            f->fetch_add(1, std::memory_order_relaxed);
+        }, &finished);
+        handle.abort();  // may land before the start, while it runs, or after it finished
+        auto join = [](asyncpat::join_handle<void> h) -> task<int> {
+            try {
+                co_await h;
+                co_return 1;
+            } catch (const std::system_error&) {
+                co_return 0;
+            }
+        };
+        (void)asyncpat::sync_wait(io, join(std::move(handle)));
+    }
+    pool.join();
+    CHECK(finished.load() <= 2000);
+}
+
+TEST_CASE("a task group fed from two threads and cancelled midway", "[mt][task_group]") {
+    asio::thread_pool pool(2);
+    std::atomic<int> started{0};
+    auto body = [](asio::thread_pool& p, std::atomic<int>* s) -> task<std::size_t> {
+        asyncpat::task_group<int> group(p);
+        std::thread feeder([&group, s] {
+            for (int i = 0; i < 500; ++i)
+                group.spawn([](std::atomic<int>* st) -> task<int> {
+                    st->fetch_add(1, std::memory_order_relaxed);
+                    co_await asyncpat::sleep_for(1ms);
+                    co_return 1;
+                }, s);
+        });
+        for (int i = 0; i < 500; ++i)
+            group.spawn([](std::atomic<int>* st) -> task<int> {
+                st->fetch_add(1, std::memory_order_relaxed);
+                co_await asyncpat::this_task::yield();
+                co_return 1;
+            }, s);
+        feeder.join();
+        std::size_t collected = 0;
+        int errors = 0;
+        for (;;) {
+            try {
+                auto v = co_await group.next();
+                if (!v) break;
+            } catch (const std::system_error&) {
+                ++errors;
+            }
+            if (++collected == 300) group.cancel();
+        }
+        co_return collected + static_cast<std::size_t>(errors) - static_cast<std::size_t>(errors);
+    };
+    auto collected = asyncpat::sync_wait(pool.get_executor(), body(pool, &started));
+    pool.join();
+    CHECK(collected == 1000);
+}

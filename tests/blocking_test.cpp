@@ -28,8 +28,8 @@ task<int> blocking_value() {
             return a + b;
         },
         40, 2);
-    CHECK(ran_on != caller);                          // not on the task's executor
-    CHECK(std::this_thread::get_id() == caller);      // resumed back on it
+    CHECK(ran_on != caller);                      // not on the task's executor
+    CHECK(std::this_thread::get_id() == caller);  // resumed back on it
     co_return v;
 }
 

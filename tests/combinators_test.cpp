@@ -39,7 +39,9 @@ task<int> wait_long(int* cancellations) {
     co_return 0;
 }
 
-task<int> sync_value(int v) { co_return v; }
+task<int> sync_value(int v) {
+    co_return v;
+}
 
 }  // namespace
 
@@ -85,7 +87,8 @@ TEST_CASE("when_all cancels the others when one fails and rethrows the first err
 TEST_CASE("when_all over a vector", "[combinators]") {
     auto many = []() -> task<int> {
         std::vector<task<int>> work;
-        for (int i = 0; i < 20; ++i) work.push_back(value_after(std::chrono::milliseconds(20 - i), i));
+        for (int i = 0; i < 20; ++i)
+            work.push_back(value_after(std::chrono::milliseconds(20 - i), i));
         auto values = co_await asyncpat::when_all(std::move(work));
         int sum = 0;
         for (std::size_t i = 0; i < values.size(); ++i) {
@@ -169,8 +172,7 @@ TEST_CASE("children are destroyed exactly once when the executor goes away", "[c
             co_await asyncpat::sleep_for(1h);
             co_return t.value();
         };
-        auto parent = [](asyncpat_test::lifetime_counter& c,
-                         decltype(holds) make) -> task<void> {
+        auto parent = [](asyncpat_test::lifetime_counter& c, decltype(holds) make) -> task<void> {
             co_await asyncpat::when_all(make(asyncpat_test::tracked(c, 1)),
                                         make(asyncpat_test::tracked(c, 2)));
         };

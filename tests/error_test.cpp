@@ -23,7 +23,8 @@ TEST_CASE("every errc has its own message", "[error]") {
     std::set<std::string> messages;
     int const last = static_cast<int>(asyncpat::errc::already_waiting);
     for (int value = 1; value <= last; ++value) {
-        auto const message = asyncpat::make_error_code(static_cast<asyncpat::errc>(value)).message();
+        auto const message =
+            asyncpat::make_error_code(static_cast<asyncpat::errc>(value)).message();
         CHECK(message != "unknown asyncpat error");
         messages.insert(message);
     }

@@ -31,13 +31,19 @@ using asyncpat_test::run;
 
 namespace {
 
-task<int> add_one(int x) { co_return x + 1; }
-task<void> nothing() { co_return; }
+task<int> add_one(int x) {
+    co_return x + 1;
+}
+task<void> nothing() {
+    co_return;
+}
 task<int> thrower() {
     throw std::runtime_error("boom");
     co_return 0;
 }
-task<int> nested_thrower() { co_return co_await thrower() + 1; }
+task<int> nested_thrower() {
+    co_return co_await thrower() + 1;
+}
 task<int> outer_catches() {
     try {
         co_await nested_thrower();
@@ -53,7 +59,9 @@ task<long> sum_of_many(int n) {
     co_return sum;
 }
 
-task<int&> pick(int& ref) { co_return ref; }
+task<int&> pick(int& ref) {
+    co_return ref;
+}
 task<int> use_ref() {
     int value = 3;
     int& r = co_await pick(value);
@@ -61,7 +69,9 @@ task<int> use_ref() {
     co_return value;
 }
 
-task<std::unique_ptr<int>> move_only() { co_return std::make_unique<int>(5); }
+task<std::unique_ptr<int>> move_only() {
+    co_return std::make_unique<int>(5);
+}
 
 }  // namespace
 
@@ -80,8 +90,9 @@ TEST_CASE("exceptions propagate through nested tasks to the awaiter", "[task]") 
 TEST_CASE("a task is lazy: nothing runs until it is awaited", "[task]") {
     asyncpat_test::lifetime_counter counter;
     {
-        auto t = [](asyncpat_test::tracked value) -> task<int> { co_return value.value(); }(
-            asyncpat_test::tracked(counter, 3));
+        auto t = [](asyncpat_test::tracked value) -> task<int> {
+            co_return value.value();
+        }(asyncpat_test::tracked(counter, 3));
         CHECK(counter.alive() == 1);  // the parameter lives in the (unstarted) frame
     }
     CHECK(counter.alive() == 0);  // destroyed with the frame, never run
@@ -167,7 +178,8 @@ TEST_CASE("a task resumes on its own executor after a completion on another thre
     asio::thread_pool pool(2);
     asio::io_context io(1);
     auto const io_thread = std::this_thread::get_id();
-    for (int i = 0; i < 50; ++i) CHECK(asyncpat::sync_wait(io, hop_through_pool(pool)) == io_thread);
+    for (int i = 0; i < 50; ++i)
+        CHECK(asyncpat::sync_wait(io, hop_through_pool(pool)) == io_thread);
     pool.join();
 }
 
@@ -238,10 +250,12 @@ TEST_CASE("detached exceptions reach the unhandled exception handler", "[task][s
     });
     {
         asio::io_context io(1);
-        asyncpat::spawn(io, thrower()).detach();                      // explicit detach
-        { auto dropped = asyncpat::spawn(io, nested_thrower()); }      // handle dropped
-        auto joined = asyncpat::spawn(io, thrower());                  // joined: not reported
-        auto aborted = asyncpat::spawn(io, []() -> task<void> {         // cancelled: not reported
+        asyncpat::spawn(io, thrower()).detach();  // explicit detach
+        {
+            auto dropped = asyncpat::spawn(io, nested_thrower());
+        }                                                        // handle dropped
+        auto joined = asyncpat::spawn(io, thrower());            // joined: not reported
+        auto aborted = asyncpat::spawn(io, []() -> task<void> {  // cancelled: not reported
             co_await asyncpat::sleep_for(1h);
         });
         aborted.abort();
@@ -324,7 +338,8 @@ TEST_CASE("abort from another thread", "[task][spawn][cancel]") {
 
 namespace {
 task<int> join_twice(asyncpat::join_handle<int> handle) {
-    CHECK(co_await handle == 42);
+    int const first = co_await handle;
+    CHECK(first == 42);
     try {
         co_await handle;
     } catch (const std::system_error& e) {
@@ -396,16 +411,16 @@ asio::awaitable<int> awaitable_races_task() {
     auto ex = co_await asio::this_coro::executor;
     asio::steady_timer timer(ex, 5ms);
     bool cancelled = false;
-    auto outcome = co_await (asyncpat::async_run(ex, sleep_forever(&cancelled), asio::use_awaitable) ||
-                             timer.async_wait(asio::use_awaitable));
+    auto outcome =
+        co_await (asyncpat::async_run(ex, sleep_forever(&cancelled), asio::use_awaitable) ||
+                  timer.async_wait(asio::use_awaitable));
     co_return (outcome.index() == 1 && cancelled) ? 1 : 0;
 }
 }  // namespace
 
 TEST_CASE("async_run drives a task from asio::awaitable, callbacks and futures", "[task][bridge]") {
     asio::io_context io(1);
-    std::future<int> from_awaitable =
-        asio::co_spawn(io, awaitable_caller(), asio::use_future);
+    std::future<int> from_awaitable = asio::co_spawn(io, awaitable_caller(), asio::use_future);
     int from_callback = 0;
     asyncpat::async_run(io, add_one(99), [&](std::exception_ptr e, int v) {
         if (!e) from_callback = v;
@@ -433,7 +448,8 @@ namespace {
 task<int> queries() {
     auto ex = co_await asyncpat::this_task::executor;
     CHECK(ex.target<asio::io_context::executor_type>() != nullptr);
-    CHECK_FALSE(co_await asyncpat::this_task::cancellation_requested);
+    bool const cancelled = co_await asyncpat::this_task::cancellation_requested;
+    CHECK_FALSE(cancelled);
     co_await asyncpat::this_task::yield();
     co_await asyncpat::this_task::throw_if_cancelled();
     co_return 1;

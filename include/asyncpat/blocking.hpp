@@ -7,6 +7,7 @@
 #include <asyncpat/config.hpp>
 #include <asyncpat/error.hpp>
 #include <asyncpat/task.hpp>
+
 #include <asyncpat/detail/asio.hpp>
 #include <asyncpat/detail/result.hpp>
 #include <asyncpat/detail/task_context.hpp>
@@ -122,9 +123,8 @@ private:
             // after the task ran: released here, it could outlive a context that finished
             // meanwhile. Once posted, the task may run (and destroy *s) at any moment.
             try {
-                asio::post(s->context_->get_executor(),
-                           resume_with_work{resume_handler{s->caller_, s->context_},
-                                            std::move(*s->work_)});
+                s->context_->post(resume_with_work{resume_handler{s->caller_, s->context_},
+                                                   std::move(*s->work_)});
             } catch (...) {  // out of memory: nothing can resume the task, abandon its tree
                 s->context_->root().abandon();
             }

@@ -7,6 +7,7 @@
 #include <asyncpat/error.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
+
 #include <asyncpat/detail/asio.hpp>
 
 #include <array>
@@ -71,7 +72,7 @@ public:
     bool starting_done() noexcept { return pending_.fetch_sub(1, std::memory_order_acq_rel) == 1; }
 
     void cancel_children(std::size_t except, asio::cancellation_type type =
-                                                  asio::cancellation_type::terminal) noexcept {
+                                                 asio::cancellation_type::terminal) noexcept {
         for (std::size_t i = 0; i < contexts_.size(); ++i) {
             if (i != except && contexts_[i]) {
                 try {
@@ -122,7 +123,7 @@ public:
         return this->outcome().exception();
     }
 
-    std::coroutine_handle<> complete() noexcept override {
+    std::coroutine_handle<> on_complete() noexcept override {
         outcome_failed_ = this->outcome().has_exception();
         return join_->child_done(index_, outcome_failed_);
     }
@@ -169,14 +170,14 @@ public:
                 cancelled_early_ = true;  // the children were created but never start
                 return false;
             }
-            parent_context_->slot().template emplace<forward_cancel>(&join_);
+            parent_context_->set_hook(&forward_cancel, &join_);
         }
         launch(std::index_sequence_for<Ts...>{});
         return !join_.starting_done();
     }
 
     void await_resume() {
-        parent_context_->clear_slot();
+        parent_context_->clear_hook();
         if (cancelled_early_) throw std::system_error(asio::error::operation_aborted);
         if (join_.abandoned()) throw std::system_error(make_error_code(errc::abandoned));
     }
@@ -188,11 +189,9 @@ public:
     }
 
 private:
-    struct forward_cancel {
-        child_join* join;
-        explicit forward_cancel(child_join* j) noexcept : join(j) {}
-        void operator()(asio::cancellation_type type) { join->cancel_children(child_join::none, type); }
-    };
+    static void forward_cancel(void* join, asio::cancellation_type type) {
+        static_cast<child_join*>(join)->cancel_children(child_join::none, type);
+    }
 
     template <std::size_t... I>
     void create(std::index_sequence<I...>) {
@@ -236,14 +235,14 @@ public:
                 cancelled_early_ = true;  // the children were created but never start
                 return false;
             }
-            parent_context_->slot().template emplace<forward_cancel>(&join_);
+            parent_context_->set_hook(&forward_cancel, &join_);
         }
         for (std::size_t i = 0; i < work_.size(); ++i) children_[i]->launch(std::move(work_[i]));
         return !join_.starting_done();
     }
 
     void await_resume() {
-        parent_context_->clear_slot();
+        parent_context_->clear_hook();
         if (cancelled_early_) throw std::system_error(asio::error::operation_aborted);
         if (join_.abandoned()) throw std::system_error(make_error_code(errc::abandoned));
     }
@@ -252,11 +251,9 @@ public:
     std::vector<child_ptr<T>>& children() noexcept { return children_; }
 
 private:
-    struct forward_cancel {
-        child_join* join;
-        explicit forward_cancel(child_join* j) noexcept : join(j) {}
-        void operator()(asio::cancellation_type type) { join->cancel_children(child_join::none, type); }
-    };
+    static void forward_cancel(void* join, asio::cancellation_type type) {
+        static_cast<child_join*>(join)->cancel_children(child_join::none, type);
+    }
 
     child_join join_;
     std::vector<task<T>> work_;
@@ -271,8 +268,7 @@ std::tuple<value_or_monostate<Ts>...> collect_all(children_awaiter<Ts...>& child
     std::size_t const first = children.join().first();
     if (first != child_join::none) {
         std::exception_ptr error;
-        ((I == first ? (void)(error = children.template child<I>()->exception()) : (void)0),
-         ...);
+        ((I == first ? (void)(error = children.template child<I>()->exception()) : (void)0), ...);
         std::rethrow_exception(error);
     }
     return {children.template child<I>()->take()...};
@@ -317,8 +313,8 @@ task<std::tuple<detail::value_or_monostate<Ts>...>> when_all(task<Ts>... work) {
 /// Runs a dynamic number of tasks of one type concurrently; yields their results in the order
 /// of `work` (or nothing, for `task<void>`). Errors and cancellation as for the variadic form.
 template <typename T>
-auto when_all(std::vector<task<T>> work)
-    -> task<std::conditional_t<std::is_void_v<T>, void, std::vector<detail::value_or_monostate<T>>>> {
+auto when_all(std::vector<task<T>> work) -> task<
+    std::conditional_t<std::is_void_v<T>, void, std::vector<detail::value_or_monostate<T>>>> {
     detail::children_vector_awaiter<T> children(std::move(work));
     co_await children;
     std::size_t const first = children.join().first();
@@ -356,8 +352,9 @@ task<std::variant<detail::value_or_monostate<Ts>...>> race(task<Ts>... work) {
 /// Cancelling the task ends the sleep with `operation_aborted`.
 template <typename Rep, typename Period>
 task<void> sleep_for(std::chrono::duration<Rep, Period> duration) {
-    return detail::sleep_until(std::chrono::steady_clock::now() +
-                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration));
+    return detail::sleep_until(
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration));
 }
 
 /// Runs `work` with a deadline: its result, or `std::system_error(errc::timed_out)` if

@@ -16,19 +16,19 @@ namespace asyncpat {
 /// forms report them as `std::error_code`. Cancellation is reported with Asio's
 /// `asio::error::operation_aborted`, never with a value from this enum.
 enum class errc {
-    channel_closed = 1,   ///< The channel is closed (no receiver left, or closed explicitly).
-    channel_full,         ///< A non-waiting send found no room.
-    channel_empty,        ///< A non-waiting receive found nothing.
-    broken_promise,       ///< A oneshot sender was destroyed without sending.
-    stale_handle,         ///< A handle refers to a slot that has been reused or released.
-    arena_full,           ///< No free slot in a message arena.
-    message_too_large,    ///< A message exceeds the arena's slot size.
-    frame_too_large,      ///< A frame header announced more bytes than the configured maximum.
-    truncated_frame,      ///< The byte stream ended in the middle of a frame.
-    timed_out,            ///< `timeout()` expired before the operation completed.
-    abandoned,            ///< A task was destroyed before completing (its executor shut down).
-    already_joined,       ///< The result of a join handle was already taken.
-    already_waiting,      ///< Another coroutine is already waiting on this object.
+    channel_closed = 1,  ///< The channel is closed (no receiver left, or closed explicitly).
+    channel_full,        ///< A non-waiting send found no room.
+    channel_empty,       ///< A non-waiting receive found nothing.
+    broken_promise,      ///< A oneshot sender was destroyed without sending.
+    stale_handle,        ///< A handle refers to a slot that has been reused or released.
+    arena_full,          ///< No free slot in a message arena.
+    message_too_large,   ///< A message exceeds the arena's slot size.
+    frame_too_large,     ///< A frame header announced more bytes than the configured maximum.
+    truncated_frame,     ///< The byte stream ended in the middle of a frame.
+    timed_out,           ///< `timeout()` expired before the operation completed.
+    abandoned,           ///< A task was destroyed before completing (its executor shut down).
+    already_joined,      ///< The result of a join handle was already taken.
+    already_waiting,     ///< Another coroutine is already waiting on this object.
 };
 
 namespace detail {

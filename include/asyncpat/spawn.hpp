@@ -5,7 +5,10 @@
 #define ASYNCPAT_SPAWN_HPP
 
 #include <asyncpat/task.hpp>
+
 #include <asyncpat/detail/asio.hpp>
+
+#include <fmt/core.h>
 
 #include <condition_variable>
 #include <cstdint>
@@ -17,8 +20,6 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
-
-#include <fmt/core.h>
 
 namespace asyncpat {
 
@@ -104,36 +105,45 @@ concept executor_or_context =
     std::is_constructible_v<any_executor, E>;
 
 // A root that owns the outermost task of a tree and the tree's context. Subclasses decide what
-// completion means (join handle, handler, group, combinator).
+// completion means (join handle, handler, group, combinator) in on_complete(); the frame (and
+// with it the outcome) lives until the root destroys it.
 template <typename T>
 class task_root : public root_base, public frame_allocated {
 public:
     task_context& context() noexcept { return context_; }
+
+    std::coroutine_handle<> complete() noexcept final { return on_complete(); }
 
 protected:
     task_root(any_executor ex, std::uint32_t refs) noexcept
         : root_base(refs), context_(std::move(ex), this) {}
     ~task_root() = default;
 
+    virtual std::coroutine_handle<> on_complete() noexcept = 0;
+
     result<T>& outcome() noexcept { return task_.handle().promise().outcome(); }
 
     // Binds the task as the outermost task of this tree and posts its start.
     void start(task<T> work) {
-        task_ = std::move(work);
-        task_.handle().promise().bind(nullptr, &context_);
-        asio::post(context_.get_executor(), starter{this});
+        bind(std::move(work));
+        context_.post(starter{this});
     }
 
     // Starts the task now, on the calling thread (which must run the tree's executor).
     void start_inline(task<T> work) {
-        task_ = std::move(work);
-        task_.handle().promise().bind(nullptr, &context_);
+        bind(std::move(work));
         run();
     }
 
+    // Destroys the task's frame (finished, suspended, or never started).
     void destroy_task() noexcept { task_ = task<T>{}; }
 
 private:
+    void bind(task<T> work) {
+        task_ = std::move(work);
+        task_.handle().promise().bind(nullptr, &context_);
+    }
+
     void run() {
         if (context_.cancel_requested()) {
             // Cancelled before it started: complete with the cancellation, never run the body.
@@ -204,7 +214,7 @@ public:
         return this->outcome().get();
     }
 
-    std::coroutine_handle<> complete() noexcept override {
+    std::coroutine_handle<> on_complete() noexcept override {
         finished_running();
         std::coroutine_handle<> next = std::noop_coroutine();
         std::uintptr_t const w = waiter_.exchange(finished, std::memory_order_acq_rel);
@@ -273,7 +283,7 @@ private:
         std::tuple<Args...> args;
     };
 
-    // The frame has finished (its locals are gone) or was destroyed: nothing refers to the
+    // The frame has finished (only its promise is left) or was destroyed: nothing refers to the
     // callable any more.
     void finished_running() noexcept override { callable_.reset(); }
 
@@ -371,28 +381,25 @@ public:
                 return false;
             }
             if (!state_->add_waiter(&waiter_)) return false;
-            context.slot().template emplace<cancel_join>(this);
+            context.set_hook(&cancel_join, this);
             return true;
         }
 
         T await_resume() {
-            if (waiter_.context) waiter_.context->clear_slot();
+            if (waiter_.context) waiter_.context->clear_hook();
             if (cancelled_) throw std::system_error(asio::error::operation_aborted);
             return state_->take();
         }
 
     private:
         // Cancelling the *join* leaves the task running (the handle can be awaited again).
-        struct cancel_join {
-            awaiter* self;
-            explicit cancel_join(awaiter* a) noexcept : self(a) {}
-            void operator()(asio::cancellation_type) {
-                if (self->state_->remove_waiter(&self->waiter_)) {
-                    self->cancelled_ = true;
-                    detail::post_resume(self->waiter_.handle, *self->waiter_.context);
-                }
+        static void cancel_join(void* object, asio::cancellation_type) {
+            auto* self = static_cast<awaiter*>(object);
+            if (self->state_->remove_waiter(&self->waiter_)) {
+                self->cancelled_ = true;
+                detail::post_resume(self->waiter_.handle, *self->waiter_.context);
             }
-        };
+        }
 
         detail::join_state<T>* state_;
         typename detail::join_state<T>::waiter waiter_{};
@@ -491,7 +498,7 @@ public:
 
     void launch(task<T> work) { this->start(std::move(work)); }
 
-    std::coroutine_handle<> complete() noexcept override {
+    std::coroutine_handle<> on_complete() noexcept override {
         std::exception_ptr error;
         std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
         auto& out = this->outcome();
@@ -601,14 +608,18 @@ struct sync_wait_handler {
     result<T>* out;
     bool* done;
     void operator()(std::exception_ptr error) const {
-        if (error) out->set_exception(std::move(error));
-        else out->set_value();
+        if (error)
+            out->set_exception(std::move(error));
+        else
+            out->set_value();
         *done = true;
     }
     template <typename V>
     void operator()(std::exception_ptr error, V&& value) const {
-        if (error) out->set_exception(std::move(error));
-        else out->set_value(std::forward<V>(value));
+        if (error)
+            out->set_exception(std::move(error));
+        else
+            out->set_value(std::forward<V>(value));
         *done = true;
     }
 };
@@ -628,8 +639,10 @@ struct blocking_wait_handler {
         // Notify under the lock: the waiter may return (destroying the flag) as soon as it sees
         // `done`.
         std::lock_guard<std::mutex> lock(flag->mutex);
-        if (error) out->set_exception(std::move(error));
-        else out->set_value(std::forward<V>(value)...);
+        if (error)
+            out->set_exception(std::move(error));
+        else
+            out->set_value(std::forward<V>(value)...);
         flag->done = true;
         flag->changed.notify_one();
     }

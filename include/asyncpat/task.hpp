@@ -5,6 +5,7 @@
 #define ASYNCPAT_TASK_HPP
 
 #include <asyncpat/error.hpp>
+
 #include <asyncpat/detail/asio.hpp>
 #include <asyncpat/detail/frame_allocator.hpp>
 #include <asyncpat/detail/result.hpp>
@@ -32,6 +33,10 @@ namespace detail {
 
 // What all task promises share: the frame allocator, the awaiting coroutine (or none, for the
 // outermost task of a tree, whose root is told instead), and the tree's context.
+//
+// The frame is owned by whoever awaits the task (the task object in the awaiting frame) or by
+// the root, and destroyed by that owner after the task finished. (Destroying it from inside the
+// final await_suspend would save a call, but GCC mishandles frames destroyed there.)
 class task_promise_base : public frame_allocated {
 public:
     std::suspend_always initial_suspend() const noexcept { return {}; }
@@ -52,7 +57,7 @@ public:
 
     task_context* context() const noexcept { return context_; }
 
-    // Binds this (not yet started) task to the awaiting coroutine and its context.
+    // Binds this (not yet started) task to the awaiting coroutine (or none) and its context.
     void bind(std::coroutine_handle<> continuation, task_context* context) noexcept {
         continuation_ = continuation;
         context_ = context;
@@ -135,6 +140,9 @@ public:
     bool valid() const noexcept { return static_cast<bool>(handle_); }
     explicit operator bool() const noexcept { return valid(); }
 
+    // Trivially destructible on purpose: GCC 12 runs destructors of awaiters in a
+    // short-circuited operand that never ran (e.g. `x && co_await t`), so the awaiter owns
+    // nothing; the task object (owner of the frame) stays in the awaiting frame.
     class awaiter {
     public:
         explicit awaiter(handle_type handle) noexcept : handle_(handle) {}
@@ -454,8 +462,10 @@ private:
         if constexpr (traits::has_error_code) {
             if (redirect_) {
                 *redirect_ = ec;
-                if constexpr (!std::is_void_v<value_type>) return value_type{};
-                else return;
+                if constexpr (!std::is_void_v<value_type>)
+                    return value_type{};
+                else
+                    return;
             }
         }
         throw std::system_error(ec);

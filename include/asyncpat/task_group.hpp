@@ -7,6 +7,7 @@
 #include <asyncpat/error.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
+
 #include <asyncpat/detail/asio.hpp>
 
 #include <cstddef>
@@ -69,7 +70,7 @@ public:
 
     void launch(task<T> work) { this->start(std::move(work)); }
 
-    std::coroutine_handle<> complete() noexcept override { return group_->member_done(this); }
+    std::coroutine_handle<> on_complete() noexcept override { return group_->member_done(this); }
     void abandon() noexcept override {
         this->destroy_task();
         abandoned_ = true;
@@ -209,8 +210,10 @@ public:
 
 private:
     void unlink(group_member<T>* member) noexcept {
-        if (member->prev) member->prev->next = member->next;
-        else running_ = member->next;
+        if (member->prev)
+            member->prev->next = member->next;
+        else
+            running_ = member->next;
         if (member->next) member->next->prev = member->prev;
         member->next = member->prev = nullptr;
         --running_count_;
@@ -293,7 +296,7 @@ public:
             waiter_.context = caller.promise().context();
             if (interruptible_) {
                 std::lock_guard<detail::spin_lock> guard(waiter_.context->slot_lock());
-                waiter_.context->slot().template emplace<cancel_wait>(this);
+                waiter_.context->set_hook(&cancel_wait, this);
                 installed_ = true;
             }
             outcome_ = state_->poll(waiter_, interruptible_);
@@ -304,7 +307,7 @@ public:
         /// operation_aborted if the wait was cancelled, errc::already_waiting if another
         /// coroutine waits.
         detail::member_ptr<T> await_resume() {
-            if (installed_) waiter_.context->clear_slot();
+            if (installed_) waiter_.context->clear_hook();
             if (waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
             if (outcome_ == poll_result::busy)
                 throw std::system_error(make_error_code(errc::already_waiting));
@@ -314,14 +317,11 @@ public:
     private:
         using poll_result = typename detail::group_state<T>::poll_result;
 
-        struct cancel_wait {
-            next_awaiter* self;
-            explicit cancel_wait(next_awaiter* a) noexcept : self(a) {}
-            void operator()(asio::cancellation_type) {
-                if (self->state_->cancel_wait(self->waiter_))
-                    detail::post_resume(self->waiter_.handle, *self->waiter_.context);
-            }
-        };
+        static void cancel_wait(void* object, asio::cancellation_type) {
+            auto* self = static_cast<next_awaiter*>(object);
+            if (self->state_->cancel_wait(self->waiter_))
+                detail::post_resume(self->waiter_.handle, *self->waiter_.context);
+        }
 
         detail::group_state<T>* state_;
         bool interruptible_;
@@ -385,7 +385,8 @@ private:
     template <typename F, typename... Args>
     static task<T> make_task(F&& function, Args&&... args) {
         using R = typename detail::spawn_result<F, Args...>::type;
-        static_assert(std::is_same_v<R, T>, "task_group<T>::spawn: the callable must return task<T>");
+        static_assert(std::is_same_v<R, T>,
+                      "task_group<T>::spawn: the callable must return task<T>");
         return run_owned(std::decay_t<F>(std::forward<F>(function)),
                          std::decay_t<Args>(std::forward<Args>(args))...);
     }

@@ -1,9 +1,8 @@
 // Multi-threaded stress of spawn, join, abort and task_group on a 2-thread pool (run under TSan).
 // Copyright (c) 2026 the asyncpat developers
 // SPDX-License-Identifier: BSL-1.0
-#include <asyncpat/task.hpp>
-
 #include <asyncpat/combinators.hpp>
+#include <asyncpat/task.hpp>
 #include <asyncpat/task_group.hpp>
 
 #include "../support/catch.hpp"
@@ -32,7 +31,8 @@ TEST_CASE("100000 spawned tasks on a 2-thread pool all complete exactly once", "
     asio::thread_pool pool(2);
     std::atomic<int> runs{0};
     std::atomic<int> joined{0};
-    auto spawner = [](asio::thread_pool& p, std::atomic<int>* r, std::atomic<int>* j) -> task<void> {
+    auto spawner = [](asio::thread_pool& p, std::atomic<int>* r,
+                      std::atomic<int>* j) -> task<void> {
         std::vector<asyncpat::join_handle<int>> handles;
         handles.reserve(1000);
         for (int i = 0; i < count; ++i) {
@@ -66,10 +66,13 @@ TEST_CASE("abort racing completion from other threads", "[mt][cancel]") {
     asio::thread_pool pool(2);
     std::atomic<int> finished{0};
     for (int round = 0; round < 2000; ++round) {
-        auto handle = asyncpat::spawn(pool, [](std::atomic<int>* f) -> task<void> {
-            co_await asyncpat::this_task::yield();
-            f->fetch_add(1, std::memory_order_relaxed);
-        }, &finished);
+        auto handle = asyncpat::spawn(
+            pool,
+            [](std::atomic<int>* f) -> task<void> {
+                co_await asyncpat::this_task::yield();
+                f->fetch_add(1, std::memory_order_relaxed);
+            },
+            &finished);
         handle.abort();  // may land before the start, while it runs, or after it finished
         auto join = [](asyncpat::join_handle<void> h) -> task<int> {
             try {
@@ -92,18 +95,22 @@ TEST_CASE("a task group fed from two threads and cancelled midway", "[mt][task_g
         asyncpat::task_group<int> group(p);
         std::thread feeder([&group, s] {
             for (int i = 0; i < 500; ++i)
-                group.spawn([](std::atomic<int>* st) -> task<int> {
-                    st->fetch_add(1, std::memory_order_relaxed);
-                    co_await asyncpat::sleep_for(1ms);
-                    co_return 1;
-                }, s);
+                group.spawn(
+                    [](std::atomic<int>* st) -> task<int> {
+                        st->fetch_add(1, std::memory_order_relaxed);
+                        co_await asyncpat::sleep_for(1ms);
+                        co_return 1;
+                    },
+                    s);
         });
         for (int i = 0; i < 500; ++i)
-            group.spawn([](std::atomic<int>* st) -> task<int> {
-                st->fetch_add(1, std::memory_order_relaxed);
-                co_await asyncpat::this_task::yield();
-                co_return 1;
-            }, s);
+            group.spawn(
+                [](std::atomic<int>* st) -> task<int> {
+                    st->fetch_add(1, std::memory_order_relaxed);
+                    co_await asyncpat::this_task::yield();
+                    co_return 1;
+                },
+                s);
         feeder.join();
         std::size_t collected = 0;
         int errors = 0;

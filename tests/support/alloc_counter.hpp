@@ -12,7 +12,9 @@
 
 namespace asyncpat_test {
 inline std::atomic<long> allocations{0};
-inline long allocation_count() noexcept { return allocations.load(std::memory_order_relaxed); }
+inline long allocation_count() noexcept {
+    return allocations.load(std::memory_order_relaxed);
+}
 }  // namespace asyncpat_test
 
 // Every replaceable form is replaced, so no allocation escapes the count and ASan sees matching

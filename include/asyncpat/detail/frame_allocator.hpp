@@ -26,11 +26,14 @@ public:
     static constexpr std::size_t granule = 64;
     static constexpr std::size_t class_count = ASYNCPAT_FRAME_CACHE_MAX_BYTES / granule;
 
-    static void* allocate(std::size_t size) {
+    // The fast paths are forced inline: they sit in every coroutine ramp and destroy function.
+    [[gnu::always_inline]] static void* allocate(std::size_t size) {
         std::size_t const index = class_index(size);
         if (index < class_count) {
-            lists& cache = local();
-            if (free_block* block = cache.heads[index]) {
+            // No registration check here: a list only has blocks once deallocate() registered
+            // the drainer.
+            lists& cache = state();
+            if (free_block* block = cache.heads[index]) [[likely]] {
                 cache.heads[index] = block->next;
                 --cache.counts[index];
                 return block;
@@ -40,19 +43,18 @@ public:
         return ::operator new(size);
     }
 
-    static void deallocate(void* pointer, std::size_t size) noexcept {
+    [[gnu::always_inline]] static void deallocate(void* pointer, std::size_t size) noexcept {
         std::size_t const index = class_index(size);
         if (index < class_count) {
-            lists& cache = local();
-            if (cache.counts[index] < cache.limit) {
+            lists& cache = state();
+            if (cache.counts[index] < cache.limit) [[likely]] {
                 auto* block = static_cast<free_block*>(pointer);
                 block->next = cache.heads[index];
                 cache.heads[index] = block;
                 ++cache.counts[index];
                 return;
             }
-            ::operator delete(pointer, (index + 1) * granule);
-            return;
+            return deallocate_slow(pointer, index);
         }
         ::operator delete(pointer, size);
     }
@@ -64,7 +66,8 @@ private:
 
     // Trivially constructible and destructible, so a thread_local of it needs no guard on access
     // and stays usable during thread exit. `limit` is 0 until the drainer below is registered and
-    // again after it ran, which sends every block straight back to operator delete.
+    // again after it ran (then `registered` stays true), which sends every block straight back to
+    // operator delete.
     struct lists {
         free_block* heads[class_count];
         unsigned counts[class_count];
@@ -99,15 +102,17 @@ private:
         return cache;
     }
 
-    static lists& local() noexcept {
+    // The list is full, or this thread has not registered its drainer yet (limit 0).
+    [[gnu::noinline]] static void deallocate_slow(void* pointer, std::size_t index) noexcept {
         lists& cache = state();
-        if (!cache.registered) [[unlikely]] {
+        if (!cache.registered) {
             cache.registered = true;
             static thread_local drainer drain;
             (void)drain;
             cache.limit = ASYNCPAT_FRAME_CACHE_PER_CLASS;
+            return deallocate(pointer, (index + 1) * granule);
         }
-        return cache;
+        ::operator delete(pointer, (index + 1) * granule);
     }
 };
 

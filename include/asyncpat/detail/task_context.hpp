@@ -5,6 +5,7 @@
 #define ASYNCPAT_DETAIL_TASK_CONTEXT_HPP
 
 #include <asyncpat/config.hpp>
+
 #include <asyncpat/detail/asio.hpp>
 
 #include <atomic>
@@ -51,8 +52,12 @@ inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcep
     return std::noop_coroutine();
 }
 #else
-inline void resume(std::coroutine_handle<> handle) { handle.resume(); }
-inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept { return next; }
+inline void resume(std::coroutine_handle<> handle) {
+    handle.resume();
+}
+inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
+    return next;
+}
 #endif
 
 // True when the calling thread is currently running handlers of `ex`, for the executor types
@@ -139,12 +144,34 @@ private:
 class task_context {
 public:
     task_context(asio::any_io_executor ex, root_base* root) noexcept
-        : executor_(std::move(ex)), root_(root) {}
+        : executor_(std::move(ex)),
+          io_(executor_.target<asio::io_context::executor_type>()),
+          root_(root) {}
     task_context(const task_context&) = delete;
     task_context& operator=(const task_context&) = delete;
 
     const asio::any_io_executor& get_executor() const noexcept { return executor_; }
     root_base& root() const noexcept { return *root_; }
+
+    // True when the calling thread runs handlers of this tree's executor.
+    bool running_in_this_thread() const noexcept {
+        if (io_) return io_->running_in_this_thread();
+        return detail::running_in_this_thread(executor_);
+    }
+
+    // Queues `handler` on the tree's executor, never running it inline. An io_context executor
+    // (the common case) is used directly, as a continuation: no type-erased property queries,
+    // and no scheduler lock when called from one of its threads.
+    template <typename Handler>
+    void post(Handler&& handler) {
+        if (io_) {
+            asio::execution::execute(asio::require(*io_, asio::execution::blocking.never,
+                                                   asio::execution::relationship.continuation),
+                                     std::forward<Handler>(handler));
+        } else {
+            asio::post(executor_, std::forward<Handler>(handler));
+        }
+    }
 
     bool cancel_requested() const noexcept {
         return requested_.load(std::memory_order_acquire) != 0;
@@ -161,11 +188,17 @@ public:
         asio::dispatch(executor_, emitter{this});
     }
 
-    // Emits `type` now, on the calling thread. The caller guarantees the context stays alive.
-    void emit_cancel(asio::cancellation_type type) {
-        requested_.fetch_or(static_cast<unsigned>(type), std::memory_order_acq_rel);
+    // The cancellation hook of an asyncpat awaiter (no allocation, unlike an Asio slot
+    // handler). Set it while holding slot_lock(), after checking cancel_requested(); clear it
+    // with clear_hook() when the wait ends.
+    using hook_function = void (*)(void* awaiter, asio::cancellation_type type);
+    void set_hook(hook_function function, void* awaiter) noexcept {
+        hook_ = function;
+        hook_object_ = awaiter;
+    }
+    void clear_hook() noexcept {
         std::lock_guard<spin_lock> guard(lock_);
-        signal_.emit(type);
+        hook_ = nullptr;
     }
 
     // The slot for an operation that the tree awaits. Install into it only while holding
@@ -193,17 +226,23 @@ private:
         }
         void operator()() {
             task_context* c = std::exchange(context, nullptr);
-            {
-                std::lock_guard<spin_lock> guard(c->lock_);
-                c->signal_.emit(c->cancellation());
-            }
+            c->emit(c->cancellation());
             c->root_->release();
         }
     };
 
+    void emit(asio::cancellation_type type) {
+        std::lock_guard<spin_lock> guard(lock_);
+        if (hook_) hook_(hook_object_, type);
+        signal_.emit(type);
+    }
+
     asio::any_io_executor executor_;
+    asio::io_context::executor_type const* io_;  // executor_'s target when it is an io_context's
     root_base* root_;
     asio::cancellation_signal signal_;
+    hook_function hook_ = nullptr;
+    void* hook_object_ = nullptr;
     spin_lock lock_;
     std::atomic<unsigned> requested_{0};
 };
@@ -230,14 +269,14 @@ private:
 
 // Resumes `handle` on its tree's executor, never inline.
 inline void post_resume(std::coroutine_handle<> handle, task_context& context) {
-    asio::post(context.get_executor(), resume_handler{handle, &context});
+    context.post(resume_handler{handle, &context});
 }
 
 // Resumption after a completion that ran on some thread: returns the handle to transfer to when
 // the caller already runs on the tree's executor, otherwise posts it there and returns
 // noop_coroutine().
 inline std::coroutine_handle<> resume_on(std::coroutine_handle<> handle, task_context& context) {
-    if (running_in_this_thread(context.get_executor())) return transfer_to(handle);
+    if (context.running_in_this_thread()) return transfer_to(handle);
     post_resume(handle, context);
     return std::noop_coroutine();
 }

@@ -23,9 +23,10 @@ public:
     result& operator=(const result&) = delete;
     ~result() { reset(); }
 
+    // Each is called at most once, on an empty result (a coroutine returns or fails once), so
+    // neither needs to destroy a previous outcome first.
     template <typename U>
     void set_value(U&& value) {
-        reset();
         if constexpr (std::is_reference_v<T>)
             std::construct_at(&value_, std::addressof(value));
         else
@@ -33,7 +34,6 @@ public:
         state_ = state::value;
     }
     void set_exception(std::exception_ptr error) noexcept {
-        reset();
         std::construct_at(&error_, std::move(error));
         state_ = state::error;
     }

@@ -21,15 +21,19 @@ namespace asyncpat::detail {
 // coroutine from ordinary code calls resume(); every await_suspend that hands control to
 // another coroutine returns transfer_to(next).
 #if ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER
-// See ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER in config.hpp. resume() runs a loop; a
-// transfer inside it records the next coroutine and returns noop_coroutine(), which unwinds the
-// current resume() back to the loop. Nested loops (a resume() from inside a running coroutine,
-// e.g. an inline asio::dispatch) save and restore the slot, so each loop only sees its own
-// transfers.
+// See ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER in config.hpp. Without a guaranteed tail call,
+// every transfer nests one more call frame until the chain suspends. So resume() runs a loop and
+// counts the transfers made since the loop last resumed something: up to max_nesting of them
+// are direct (fast, a few frames deep); the next one records the coroutine and returns
+// noop_coroutine(), which unwinds the nested calls back to the loop, which resumes it with the
+// count reset. Nested loops (a resume() from inside a running coroutine, e.g. an inline
+// asio::dispatch) save and restore the state, so each loop only sees its own transfers.
 struct trampoline {
     std::coroutine_handle<> next;
+    unsigned nesting;
     bool active;
 };
+inline constexpr unsigned max_nesting = 32;
 inline trampoline& local_trampoline() noexcept {
     static thread_local constinit trampoline state{};
     return state;
@@ -40,6 +44,7 @@ inline void resume(std::coroutine_handle<> handle) {
     state.active = true;
     while (handle) {
         state.next = nullptr;
+        state.nesting = 0;
         handle.resume();
         handle = state.next;
     }
@@ -47,7 +52,7 @@ inline void resume(std::coroutine_handle<> handle) {
 }
 inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
     trampoline& state = local_trampoline();
-    if (!state.active) return next;
+    if (!state.active || ++state.nesting < max_nesting) return next;
     state.next = next;
     return std::noop_coroutine();
 }

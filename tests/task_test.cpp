@@ -253,7 +253,7 @@ TEST_CASE("detached exceptions reach the unhandled exception handler", "[task][s
         asyncpat::spawn(io, thrower()).detach();  // explicit detach
         {
             auto dropped = asyncpat::spawn(io, nested_thrower());
-        }                                                        // handle dropped
+        }  // handle dropped
         auto joined = asyncpat::spawn(io, thrower());            // joined: not reported
         auto aborted = asyncpat::spawn(io, []() -> task<void> {  // cancelled: not reported
             co_await asyncpat::sleep_for(1h);

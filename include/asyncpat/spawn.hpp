@@ -99,6 +99,16 @@ any_executor to_executor(Executor&& ex) {
         return any_executor(std::forward<Executor>(ex));
 }
 
+// The executor to build a task context from, without an intermediate any_executor: a context's
+// own executor, or a reference to the caller's executor (copied once, into the context).
+template <typename Executor>
+decltype(auto) executor_arg(Executor& ex) {
+    if constexpr (std::is_convertible_v<Executor&, asio::execution_context&>)
+        return ex.get_executor();
+    else
+        return static_cast<const Executor&>(ex);
+}
+
 template <typename E>
 concept executor_or_context =
     std::is_convertible_v<std::remove_reference_t<E>&, asio::execution_context&> ||
@@ -115,8 +125,9 @@ public:
     std::coroutine_handle<> complete() noexcept final { return on_complete(); }
 
 protected:
-    task_root(any_executor ex, std::uint32_t refs) noexcept
-        : root_base(refs), context_(std::move(ex), this) {}
+    template <typename Executor>
+    task_root(Executor&& ex, std::uint32_t refs) noexcept
+        : root_base(refs), context_(std::forward<Executor>(ex), this) {}
     ~task_root() = default;
 
     virtual std::coroutine_handle<> on_complete() noexcept = 0;
@@ -263,9 +274,9 @@ private:
 template <typename T, typename Function, typename... Args>
 class spawn_state final : public join_state<T> {
 public:
-    template <typename F, typename... A>
-    spawn_state(any_executor ex, F&& function, A&&... args)
-        : join_state<T>(std::move(ex), 2),
+    template <typename Executor, typename F, typename... A>
+    spawn_state(Executor&& ex, F&& function, A&&... args)
+        : join_state<T>(std::forward<Executor>(ex), 2),
           callable_(std::in_place, std::forward<F>(function),
                     std::tuple<Args...>(std::forward<A>(args)...)) {}
 
@@ -298,7 +309,8 @@ private:
 template <typename T>
 class spawned_task_state final : public join_state<T> {
 public:
-    explicit spawned_task_state(any_executor ex) : join_state<T>(std::move(ex), 2) {}
+    template <typename Executor>
+    explicit spawned_task_state(Executor&& ex) : join_state<T>(std::forward<Executor>(ex), 2) {}
     void launch(task<T> work) { this->start(std::move(work)); }
 
 private:
@@ -450,13 +462,13 @@ auto spawn(Executor&& ex, F&& function, Args&&... args) {
     if constexpr (detail::is_task<std::decay_t<F>>::value) {
         static_assert(sizeof...(Args) == 0, "asyncpat::spawn(executor, task) takes no arguments");
         using T = typename std::decay_t<F>::value_type;
-        auto* state = new detail::spawned_task_state<T>(detail::to_executor(ex));
+        auto* state = new detail::spawned_task_state<T>(detail::executor_arg(ex));
         state->launch(std::forward<F>(function));
         return join_handle<T>{state};
     } else {
         using T = typename detail::spawn_result<F, Args...>::type;
         using state_type = detail::spawn_state<T, std::decay_t<F>, std::decay_t<Args>...>;
-        auto* state = new state_type(detail::to_executor(ex), std::forward<F>(function),
+        auto* state = new state_type(detail::executor_arg(ex), std::forward<F>(function),
                                      std::forward<Args>(args)...);
         try {
             state->launch();

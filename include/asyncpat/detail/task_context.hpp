@@ -148,8 +148,9 @@ private:
 // should run on a strand (Asio's rule for its own operations).
 class task_context {
 public:
-    task_context(asio::any_io_executor ex, root_base* root) noexcept
-        : executor_(std::move(ex)),
+    template <typename Executor>
+    task_context(Executor&& ex, root_base* root) noexcept
+        : executor_(std::forward<Executor>(ex)),
           io_(executor_.target<asio::io_context::executor_type>()),
           root_(root) {}
     task_context(const task_context&) = delete;

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <concepts>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <utility>
@@ -22,18 +23,20 @@ namespace asyncpat::detail {
 // another coroutine returns transfer_to(next).
 #if ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER
 // See ASYNCPAT_WORKAROUND_GCC_SYMMETRIC_TRANSFER in config.hpp. Without a guaranteed tail call,
-// every transfer nests one more call frame until the chain suspends. So resume() runs a loop and
-// counts the transfers made since the loop last resumed something: up to max_nesting of them
-// are direct (fast, a few frames deep); the next one records the coroutine and returns
-// noop_coroutine(), which unwinds the nested calls back to the loop, which resumes it with the
-// count reset. Nested loops (a resume() from inside a running coroutine, e.g. an inline
-// asio::dispatch) save and restore the state, so each loop only sees its own transfers.
+// a transfer may nest one more call frame, until the chain suspends. So resume() runs a loop
+// and remembers where the stack stood when it resumed a coroutine. A transfer is direct (a
+// jump, when the compiler made it a tail call) while the stack has grown less than
+// max_nested_stack since then; past that it records the coroutine and returns
+// noop_coroutine(), which unwinds the nested calls back to the loop, which resumes it. Where
+// GCC does emit the tail call (optimised builds without sanitizers) the stack never grows and
+// the loop is never used. Nested loops (a resume() from inside a running coroutine, e.g. an
+// inline asio::dispatch) save and restore the state, so each loop only sees its own transfers.
 struct trampoline {
     std::coroutine_handle<> next;
-    unsigned nesting;
+    char const* base;
     bool active;
 };
-inline constexpr unsigned max_nesting = 32;
+inline constexpr std::ptrdiff_t max_nested_stack = 64 * 1024;
 inline trampoline& local_trampoline() noexcept {
     static thread_local constinit trampoline state{};
     return state;
@@ -42,17 +45,21 @@ inline void resume(std::coroutine_handle<> handle) {
     trampoline& state = local_trampoline();
     trampoline const saved = state;
     state.active = true;
+    state.base = static_cast<char const*>(__builtin_frame_address(0));
     while (handle) {
         state.next = nullptr;
-        state.nesting = 0;
         handle.resume();
         handle = state.next;
     }
     state = saved;
 }
-inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
+[[gnu::always_inline]] inline std::coroutine_handle<> transfer_to(
+    std::coroutine_handle<> next) noexcept {
     trampoline& state = local_trampoline();
-    if (!state.active || ++state.nesting < max_nesting) return next;
+    // The stack grows down: base minus here is how much the nested transfers used.
+    if (!state.active ||
+        state.base - static_cast<char const*>(__builtin_frame_address(0)) < max_nested_stack)
+        return next;
     state.next = next;
     return std::noop_coroutine();
 }

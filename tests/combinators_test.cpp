@@ -8,6 +8,7 @@
 #include "support/runner.hpp"
 
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -181,4 +182,38 @@ TEST_CASE("children are destroyed exactly once when the executor goes away", "[c
         CHECK(counter.alive() >= 2);
     }
     CHECK(counter.alive() == 0);
+}
+
+TEST_CASE("an abandoned child's operation leaves no stale cancellation handler",
+          "[combinators][cancel]") {
+    // One child waits on a timer of another io_context, which is destroyed: that child is
+    // abandoned. Its sibling then fails, which cancels the children: the emit must not reach
+    // the destroyed timer's cancellation handler (ASan checks).
+    auto other = std::make_unique<asio::io_context>(1);
+    auto waits_elsewhere = [](asio::io_context& ctx) -> task<int> {
+        asio::steady_timer timer(ctx, 1h);
+        co_await timer.async_wait(asyncpat::use_task);
+        co_return 1;
+    };
+    auto fails_later = []() -> task<int> {
+        co_await asyncpat::sleep_for(30ms);
+        throw std::runtime_error("sibling failed");
+    };
+    asio::io_context io(1);
+    asyncpat::spawn(
+        io,
+        [](decltype(waits_elsewhere) w, decltype(fails_later) f,
+           asio::io_context& ctx) -> task<void> {
+            try {
+                co_await asyncpat::when_all(w(ctx), f());
+            } catch (const std::exception&) {
+            }
+        },
+        waits_elsewhere, fails_later, std::ref(*other))
+        .detach();
+    io.run_for(10ms);
+    other.reset();
+    io.restart();
+    io.run();
+    SUCCEED("no use of the destroyed timer");
 }

@@ -10,6 +10,7 @@
 #include "support/runner.hpp"
 
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -237,4 +238,46 @@ TEST_CASE("spawn from several threads", "[task_group]") {
     };
     CHECK(asyncpat::sync_wait(pool.get_executor(), sum(group)) == 400);
     pool.join();
+}
+
+TEST_CASE("a member collecting its own group can be cancelled (no deadlock)",
+          "[task_group][cancel]") {
+    auto owner = []() -> task<int> {
+        asyncpat::task_group<> group(co_await asyncpat::this_task::executor);
+        group.spawn(
+            [](asyncpat::task_group<>& g) -> task<void> {
+                try {
+                    while (co_await g.next()) {
+                    }
+                } catch (...) {
+                }
+            },
+            std::ref(group));
+        group.spawn(asyncpat::sleep_for(1h));
+        co_await asyncpat::sleep_for(5ms);
+        group.cancel();  // emits inline on the collecting member, whose handler needs the group
+        co_await asyncpat::sleep_for(5ms);
+        co_return 1;
+    };
+    CHECK(run(owner()) == 1);
+}
+
+TEST_CASE("join_all cancelled reports the failures it had collected", "[task_group][cancel]") {
+    int reported = 0;
+    auto previous =
+        asyncpat::set_unhandled_exception_handler([&reported](std::exception_ptr) { ++reported; });
+    asio::io_context io(1);
+    auto joiner = []() -> task<void> {
+        asyncpat::task_group<int> group(co_await asyncpat::this_task::executor);
+        group.spawn(fail_after(0ms, "boom"));
+        group.spawn(value_after(1h, 1));
+        co_await group.join_all();
+    };
+    auto handle = asyncpat::spawn(io, joiner());
+    io.run_for(10ms);
+    handle.abort();
+    io.restart();
+    io.run();
+    asyncpat::set_unhandled_exception_handler(previous);
+    CHECK(reported == 1);
 }

@@ -13,6 +13,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/system_executor.hpp>
 #include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
@@ -497,4 +498,82 @@ TEST_CASE("sync_wait on a thread pool executor", "[task]") {
     asio::thread_pool pool(2);
     CHECK(asyncpat::sync_wait(pool.get_executor(), add_one(1)) == 2);
     pool.join();
+}
+
+// ------------------------------------------------------------------------------------------------
+// Regressions found in review.
+
+namespace {
+task<bool> in_strand(asio::strand<asio::io_context::executor_type> strand) {
+    co_await asyncpat::this_task::yield();
+    co_return strand.running_in_this_thread();
+}
+
+task<int> stop_then_sleep(asio::io_context& io) {
+    io.stop();
+    co_await asyncpat::sleep_for(5ms);
+    co_return 1;
+}
+
+task<int> fail_after_timer() {
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1ms);
+    co_await timer.async_wait(asyncpat::use_task);
+    throw std::runtime_error("task failed");
+}
+}  // namespace
+
+TEST_CASE("a task spawned on a strand runs in the strand", "[task][executor]") {
+    asio::io_context io(1);
+    auto strand = asio::make_strand(io);
+    auto handle = asyncpat::spawn(strand, in_strand(strand));
+    auto join = [](asyncpat::join_handle<bool>& h) -> task<bool> { co_return co_await h; };
+    CHECK(asyncpat::sync_wait(io, join(handle)));
+}
+
+TEST_CASE("a task on an executor that is neither io_context nor pool", "[task][executor]") {
+    asio::any_io_executor system{asio::system_executor()};
+    CHECK(asyncpat::sync_wait(system, add_one(1)) == 2);
+}
+
+TEST_CASE("two coroutines awaiting one join handle: the second gets already_waiting",
+          "[task][spawn]") {
+    asio::io_context io(1);
+    auto handle = asyncpat::spawn(io, []() -> task<std::string> {
+        co_await asyncpat::sleep_for(10ms);
+        co_return std::string(100, 'x');
+    });
+    auto joiner = [](asyncpat::join_handle<std::string>& h) -> task<std::string> {
+        co_return co_await h;
+    };
+    auto second_fails = [](asyncpat::join_handle<std::string>& h,
+                           decltype(joiner) join) -> task<int> {
+        auto first = join(h);
+        try {
+            co_await asyncpat::when_all(std::move(first), join(h));
+        } catch (const std::system_error& e) {
+            co_return e.code() == asyncpat::errc::already_waiting ? 1 : 0;
+        }
+        co_return -1;
+    };
+    CHECK(asyncpat::sync_wait(io, second_fails(handle, joiner)) == 1);
+}
+
+TEST_CASE("sync_wait that gave up on a stopped io_context leaves nothing dangling", "[task]") {
+    asio::io_context io(1);
+    CHECK_THROWS_AS(asyncpat::sync_wait(io, stop_then_sleep(io)), std::system_error);
+    // The first task is still pending on `io`; it completes during this sync_wait and must
+    // write into live memory (ASan checks).
+    CHECK(asyncpat::sync_wait(io, [](void) -> task<int> {
+              co_await asyncpat::sleep_for(20ms);
+              co_return 2;
+          }()) == 2);
+}
+
+TEST_CASE("a throwing async_run handler on a strand propagates out of run()", "[task][bridge]") {
+    asio::io_context io(1);
+    auto strand = asio::make_strand(io);
+    asyncpat::async_run(strand, fail_after_timer(), [](std::exception_ptr e, int) {
+        if (e) std::rethrow_exception(e);
+    });
+    CHECK_THROWS_WITH(io.run(), "task failed");
 }

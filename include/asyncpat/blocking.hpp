@@ -80,7 +80,13 @@ public:
             return false;
         }
         work_.emplace(context_->get_executor());
-        asio::post(pool_->get_executor(), job{this});
+        try {
+            asio::post(pool_->get_executor(), job{this});
+        } catch (...) {
+            // Out of memory queueing the job: the job's destructor has already posted this
+            // coroutine's resumption (with errc::abandoned); resuming it here too would run it
+            // twice.
+        }
         return true;
     }
 
@@ -167,6 +173,9 @@ auto bind_blocking(F&& function, Args&&... args) {
 /// @par Cancellation
 /// A running blocking call cannot be interrupted: cancelling the task takes effect when the
 /// call returns. A task already cancelled does not start the call (`operation_aborted`).
+///
+/// The task's executor (its execution context) must outlive the call, as for any Asio
+/// operation: the resumption is posted there when the call returns.
 template <typename F, typename... Args>
 [[nodiscard]] auto spawn_blocking(blocking_pool& pool, F&& function, Args&&... args) {
     auto bound = detail::bind_blocking(std::forward<F>(function), std::forward<Args>(args)...);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <system_error>
@@ -146,8 +147,12 @@ protected:
         run();
     }
 
-    // Destroys the task's frame (finished, suspended, or never started).
-    void destroy_task() noexcept { task_ = task<T>{}; }
+    // Destroys the task's frame (finished, suspended, or never started), first dropping any
+    // cancellation handler a suspended operation of the tree left behind.
+    void destroy_task() noexcept {
+        if (task_) context_.disarm();
+        task_ = task<T>{};
+    }
 
 private:
     void bind(task<T> work) {
@@ -203,12 +208,16 @@ public:
         return waiter_.load(std::memory_order_acquire) == finished;
     }
 
-    // Returns true if `w` now waits, false if the task already finished.
-    bool add_waiter(waiter* w) noexcept {
+    enum class wait_result { waiting, finished, busy };
+
+    // Registers `w` as the one waiter, unless the task already finished or another coroutine
+    // already waits.
+    wait_result add_waiter(waiter* w) noexcept {
         std::uintptr_t expected = no_waiter;
-        return waiter_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w),
-                                               std::memory_order_acq_rel,
-                                               std::memory_order_acquire);
+        if (waiter_.compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(w),
+                                            std::memory_order_acq_rel, std::memory_order_acquire))
+            return wait_result::waiting;
+        return expected == finished ? wait_result::finished : wait_result::busy;
     }
     // Returns true if `w` stopped waiting before the task finished.
     bool remove_waiter(waiter* w) noexcept {
@@ -280,12 +289,21 @@ public:
           callable_(std::in_place, std::forward<F>(function),
                     std::tuple<Args...>(std::forward<A>(args)...)) {}
 
+    // Calls the callable (which may throw: then nothing was started) and posts the start (which
+    // may throw out of memory: then the start handler already abandoned the state).
     void launch() {
-        this->start(std::apply(
-            [this](auto&&... args) -> task<T> {
-                return std::invoke(callable_->function, std::forward<decltype(args)>(args)...);
-            },
-            std::move(callable_->args)));
+        task<T> work;
+        try {
+            work = std::apply(
+                [this](auto&&... args) -> task<T> {
+                    return std::invoke(callable_->function, std::forward<decltype(args)>(args)...);
+                },
+                std::move(callable_->args));
+        } catch (...) {
+            this->abandon();  // drops the execution reference; the handle's goes with the throw
+            throw;
+        }
+        this->start(std::move(work));
     }
 
 private:
@@ -366,7 +384,10 @@ public:
     }
 
     /// The executor the task runs on.
-    any_executor get_executor() const { return state_->context().get_executor(); }
+    any_executor get_executor() const {
+        if (!state_) throw std::logic_error("asyncpat: get_executor on an empty join_handle");
+        return state_->context().get_executor();
+    }
 
     class awaiter {
     public:
@@ -392,14 +413,20 @@ public:
                 cancelled_ = true;
                 return false;
             }
-            if (!state_->add_waiter(&waiter_)) return false;
-            context.set_hook(&cancel_join, this);
-            return true;
+            switch (state_->add_waiter(&waiter_)) {
+                case detail::join_state<T>::wait_result::waiting:
+                    context.set_hook(&cancel_join, this);
+                    return true;
+                case detail::join_state<T>::wait_result::busy: busy_ = true; return false;
+                case detail::join_state<T>::wait_result::finished: break;
+            }
+            return false;
         }
 
         T await_resume() {
             if (waiter_.context) waiter_.context->clear_hook();
             if (cancelled_) throw std::system_error(asio::error::operation_aborted);
+            if (busy_) throw std::system_error(make_error_code(errc::already_waiting));
             return state_->take();
         }
 
@@ -416,10 +443,12 @@ public:
         detail::join_state<T>* state_;
         typename detail::join_state<T>::waiter waiter_{};
         bool cancelled_ = false;
+        bool busy_ = false;
     };
 
     /// Waits for the task and returns its result or rethrows its exception. A second await
-    /// after the result was taken throws `errc::already_joined`; a task destroyed at executor
+    /// after the result was taken throws `errc::already_joined`; a second coroutine awaiting
+    /// while one already waits gets `errc::already_waiting`; a task destroyed at executor
     /// shutdown gives `errc::abandoned`; an aborted task gives `operation_aborted`.
     /// @par Cancellation
     /// Cancelling the awaiting task stops the wait (`operation_aborted`) without touching the
@@ -463,21 +492,17 @@ auto spawn(Executor&& ex, F&& function, Args&&... args) {
         static_assert(sizeof...(Args) == 0, "asyncpat::spawn(executor, task) takes no arguments");
         using T = typename std::decay_t<F>::value_type;
         auto* state = new detail::spawned_task_state<T>(detail::executor_arg(ex));
+        join_handle<T> handle{state};  // owns the handle's reference, also if launch throws
         state->launch(std::forward<F>(function));
-        return join_handle<T>{state};
+        return handle;
     } else {
         using T = typename detail::spawn_result<F, Args...>::type;
         using state_type = detail::spawn_state<T, std::decay_t<F>, std::decay_t<Args>...>;
         auto* state = new state_type(detail::executor_arg(ex), std::forward<F>(function),
                                      std::forward<Args>(args)...);
-        try {
-            state->launch();
-        } catch (...) {
-            state->abandon();  // never started: drops the execution reference
-            state->release();  // and the handle's
-            throw;
-        }
-        return join_handle<T>{state};
+        join_handle<T> handle{state};  // owns the handle's reference, also if launch throws
+        state->launch();
+        return handle;
     }
 }
 
@@ -510,72 +535,87 @@ public:
 
     void launch(task<T> work) { this->start(std::move(work)); }
 
+    // The task finished, on its executor. The handler runs on its own associated executor, where
+    // the cancellation slot it lent us is also cleared (Asio's rule: a slot belongs to the
+    // handler's executor). Posted, never dispatched inline: the handler may throw (a strand runs
+    // a dispatched handler inline, without catching), and this path is noexcept.
     std::coroutine_handle<> on_complete() noexcept override {
-        std::exception_ptr error;
-        std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value;
         auto& out = this->outcome();
         if (out.has_exception()) {
-            error = out.exception();
+            error_ = out.exception();
         } else if constexpr (!std::is_void_v<T>) {
             try {
-                value.emplace(out.get());
+                value_.emplace(out.get());
             } catch (...) {
-                error = std::current_exception();
+                error_ = std::current_exception();
             }
         }
-        if (slot_.is_connected()) slot_.clear();
-        Handler handler(std::move(handler_));
-        auto work = std::move(work_);
         this->destroy_task();
-        this->release();  // deallocate before the upcall
-        if constexpr (std::is_void_v<T>) {
-            asio::dispatch(work.get_executor(),
-                           completion{std::move(handler), std::move(error), std::nullopt});
-        } else {
-            if (!value) value.emplace();
-            asio::dispatch(work.get_executor(),
-                           completion{std::move(handler), std::move(error), std::move(*value)});
+        try {
+            asio::post(work_.get_executor(), finisher{this});
+        } catch (...) {  // out of memory queueing it: the finisher's destructor dropped us
         }
         return std::noop_coroutine();
     }
 
     void abandon() noexcept override {
-        if (slot_.is_connected()) slot_.clear();
+        // At executor shutdown: the handler is destroyed without being invoked.
         this->destroy_task();
-        this->release();  // the handler is destroyed without being invoked
+        clear_slot();
+        this->release();
     }
 
 private:
     void destroy() noexcept override { delete this; }
 
+    void clear_slot() noexcept {
+        if (slot_.is_connected()) slot_.clear();
+    }
+
+    // Runs on the handler's executor: clears the slot, frees the state, then invokes the
+    // handler. Destroyed without running (that executor shut down), it frees the state and
+    // drops the handler.
+    struct finisher {
+        run_state* self;
+        explicit finisher(run_state* s) noexcept : self(s) {}
+        finisher(finisher&& other) noexcept : self(std::exchange(other.self, nullptr)) {}
+        finisher& operator=(finisher&&) = delete;
+        ~finisher() {
+            if (self) {
+                self->clear_slot();
+                self->release();
+            }
+        }
+        void operator()() {
+            run_state* s = std::exchange(self, nullptr);
+            s->clear_slot();
+            auto work = std::move(s->work_);  // outstanding until the handler returned
+            Handler handler(std::move(s->handler_));
+            std::exception_ptr error = std::move(s->error_);
+            if constexpr (std::is_void_v<T>) {
+                s->release();  // deallocate before the upcall
+                std::move(handler)(std::move(error));
+            } else {
+                T value = s->value_ ? std::move(*s->value_) : T{};
+                s->release();
+                std::move(handler)(std::move(error), std::move(value));
+            }
+        }
+    };
+
+    // Lives in the handler's slot until the finisher runs (or the state is abandoned); the state
+    // is alive all that time.
     struct forward_cancel {
         run_state* self;
         explicit forward_cancel(run_state* s) noexcept : self(s) {}
         void operator()(asio::cancellation_type type) { self->context().request_cancel(type); }
     };
 
-    template <typename Value>
-    struct completion {
-        Handler handler;
-        std::exception_ptr error;
-        Value value;
-        void operator()() {
-            if constexpr (std::is_same_v<Value, std::nullopt_t>)
-                std::move(handler)(std::move(error));
-            else
-                std::move(handler)(std::move(error), std::move(value));
-        }
-        using allocator_type = asio::associated_allocator_t<Handler>;
-        allocator_type get_allocator() const noexcept {
-            return asio::get_associated_allocator(handler);
-        }
-    };
-    template <typename H, typename E, typename V>
-    completion(H, E, V) -> completion<V>;
-
     Handler handler_;
     asio::executor_work_guard<handler_executor> work_;
     asio::cancellation_slot slot_;
+    std::exception_ptr error_;
+    std::optional<std::conditional_t<std::is_void_v<T>, char, T>> value_;
 };
 
 template <typename T>
@@ -615,49 +655,49 @@ auto async_run(Executor&& ex, task<T> work, CompletionToken&& token) {
 // sync_wait
 
 namespace detail {
+// The outcome of a sync_wait. Shared with the completion handler, so that a task that outlives
+// a sync_wait that gave up (stopped io_context) writes into live memory.
 template <typename T>
-struct sync_wait_handler {
-    result<T>* out;
-    bool* done;
-    void operator()(std::exception_ptr error) const {
-        if (error)
-            out->set_exception(std::move(error));
-        else
-            out->set_value();
-        *done = true;
-    }
-    template <typename V>
-    void operator()(std::exception_ptr error, V&& value) const {
-        if (error)
-            out->set_exception(std::move(error));
-        else
-            out->set_value(std::forward<V>(value));
-        *done = true;
-    }
-};
-
-struct blocking_flag {
+struct sync_wait_state {
     std::mutex mutex;
     std::condition_variable changed;
+    result<T> out;
     bool done = false;
+    bool abandoned = false;
 };
 
+// Records the outcome and wakes the waiter (if it blocks). Destroyed without being invoked (the
+// task was abandoned at executor shutdown), it reports that instead, so no waiter hangs.
 template <typename T>
-struct blocking_wait_handler {
-    result<T>* out;
-    blocking_flag* flag;
-    template <typename... V>
-    void operator()(std::exception_ptr error, V&&... value) const {
-        // Notify under the lock: the waiter may return (destroying the flag) as soon as it sees
-        // `done`.
-        std::lock_guard<std::mutex> lock(flag->mutex);
-        if (error)
-            out->set_exception(std::move(error));
-        else
-            out->set_value(std::forward<V>(value)...);
-        flag->done = true;
-        flag->changed.notify_one();
+class sync_wait_handler {
+public:
+    explicit sync_wait_handler(std::shared_ptr<sync_wait_state<T>> state) noexcept
+        : state_(std::move(state)) {}
+    sync_wait_handler(sync_wait_handler&&) noexcept = default;
+    sync_wait_handler& operator=(sync_wait_handler&&) = delete;
+    ~sync_wait_handler() {
+        if (!state_) return;
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        state_->abandoned = true;
+        state_->changed.notify_all();
     }
+
+    template <typename... V>
+    void operator()(std::exception_ptr error, V&&... value) {
+        auto state = std::move(state_);
+        // Notify under the lock: the waiter may return (and drop its reference) as soon as it
+        // sees `done`.
+        std::lock_guard<std::mutex> lock(state->mutex);
+        if (error)
+            state->out.set_exception(std::move(error));
+        else
+            state->out.set_value(std::forward<V>(value)...);
+        state->done = true;
+        state->changed.notify_all();
+    }
+
+private:
+    std::shared_ptr<sync_wait_state<T>> state_;
 };
 }  // namespace detail
 
@@ -669,15 +709,15 @@ struct blocking_wait_handler {
 /// task completes.
 template <typename T>
 T sync_wait(asio::io_context& io, task<T> work) {
-    detail::result<T> out;
-    bool done = false;
-    async_run(io.get_executor(), std::move(work), detail::sync_wait_handler<T>{&out, &done});
+    auto state = std::make_shared<detail::sync_wait_state<T>>();
+    async_run(io.get_executor(), std::move(work), detail::sync_wait_handler<T>(state));
     if (io.stopped()) io.restart();
-    while (!done) {
+    // Only this thread touches the flags while it runs `io`: no lock needed to read them.
+    while (!state->done && !state->abandoned) {
         if (io.run_one() == 0) break;
     }
-    if (!done) throw std::system_error(make_error_code(errc::abandoned));
-    return out.get();
+    if (!state->done) throw std::system_error(make_error_code(errc::abandoned));
+    return state->out.get();
 }
 
 /// Runs `work` to completion on a fresh single-threaded `io_context`.
@@ -693,13 +733,12 @@ T sync_wait(task<T> work) {
 template <typename Executor, typename T>
     requires(!std::is_convertible_v<Executor&, asio::io_context&>)
 T sync_wait(Executor&& ex, task<T> work) {
-    detail::result<T> out;
-    detail::blocking_flag flag;
-    async_run(std::forward<Executor>(ex), std::move(work),
-              detail::blocking_wait_handler<T>{&out, &flag});
-    std::unique_lock<std::mutex> lock(flag.mutex);
-    flag.changed.wait(lock, [&] { return flag.done; });
-    return out.get();
+    auto state = std::make_shared<detail::sync_wait_state<T>>();
+    async_run(std::forward<Executor>(ex), std::move(work), detail::sync_wait_handler<T>(state));
+    std::unique_lock<std::mutex> lock(state->mutex);
+    state->changed.wait(lock, [&] { return state->done || state->abandoned; });
+    if (!state->done) throw std::system_error(make_error_code(errc::abandoned));
+    return state->out.get();
 }
 
 }  // namespace asyncpat

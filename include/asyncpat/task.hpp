@@ -35,8 +35,7 @@ namespace detail {
 // outermost task of a tree, whose root is told instead), and the tree's context.
 //
 // The frame is owned by whoever awaits the task (the task object in the awaiting frame) or by
-// the root, and destroyed by that owner after the task finished. (Destroying it from inside the
-// final await_suspend would save a call, but GCC mishandles frames destroyed there.)
+// the root, and destroyed by that owner after the task finished.
 class task_promise_base : public frame_allocated {
 public:
     std::suspend_always initial_suspend() const noexcept { return {}; }
@@ -375,8 +374,10 @@ public:
             : op_(std::exchange(other.op_, nullptr)), context_(other.context_) {}
         handler& operator=(handler&&) = delete;
         ~handler() {
-            if (op_ && op_->state_.exchange(dropped, std::memory_order_acq_rel) == suspended)
+            if (op_ && op_->state_.exchange(dropped, std::memory_order_acq_rel) == suspended) {
+                context_->disarm();  // the operation's slot handler must not outlive it
                 context_->root().abandon();
+            }
         }
 
         template <typename... Args>

@@ -178,9 +178,16 @@ public:
         return true;
     }
 
+    // Cancellation runs outside the mutex: request_cancel may emit inline, and a member's
+    // handler may need this same mutex (a member awaiting next() on its own group).
     void cancel_running(asio::cancellation_type type) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (group_member<T>* m = running_; m; m = m->next) m->context().request_cancel(type);
+        for (group_member<T>* m : running_members()) {
+            try {
+                m->context().request_cancel(type);
+            } catch (...) {  // could not post the emit: that task runs to its end
+            }
+            m->release();
+        }
     }
 
     std::size_t size() const {
@@ -188,20 +195,29 @@ public:
         return running_count_ + finished_.size();
     }
 
-    // The owner is gone: cancel what runs, drop what finished (reporting exceptions).
+    // The owner is gone: cancel what runs, drop what finished (reporting exceptions), and end
+    // the wait of a coroutine still parked in next() with operation_aborted.
     void close() noexcept {
         std::deque<group_member<T>*> finished;
+        waiter* parked = nullptr;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             closed_ = true;
             finished.swap(finished_);
-            for (group_member<T>* m = running_; m; m = m->next) {
-                try {
-                    m->context().request_cancel();
-                } catch (...) {  // could not post the emit: that task runs to its end
-                }
+            parked = std::exchange(waiting_, nullptr);
+            if (parked) parked->cancelled = true;
+        }
+        if (parked) {
+            // Its cancellation hook points into this state, which may go before the coroutine
+            // runs again: remove it first (waits for an emit in progress).
+            parked->context->clear_hook();
+            try {
+                post_resume(parked->handle, *parked->context);
+            } catch (...) {  // out of memory: that coroutine can never resume
+                parked->context->root().abandon();
             }
         }
+        cancel_running(asio::cancellation_type::terminal);
         for (group_member<T>* m : finished) {
             m->report_uncollected();
             m->release();
@@ -209,6 +225,18 @@ public:
     }
 
 private:
+    // The running members, each with a reference added so it stays alive after the unlock.
+    std::vector<group_member<T>*> running_members() {
+        std::vector<group_member<T>*> members;
+        std::lock_guard<std::mutex> lock(mutex_);
+        members.reserve(running_count_);
+        for (group_member<T>* m = running_; m; m = m->next) {
+            m->add_ref();
+            members.push_back(m);
+        }
+        return members;
+    }
+
     void unlink(group_member<T>* member) noexcept {
         if (member->prev)
             member->prev->next = member->next;
@@ -258,7 +286,10 @@ public:
     task_group(const task_group&) = delete;
     task_group& operator=(const task_group&) = delete;
 
-    /// Cancels the tasks still running and drops the ones not collected.
+    /// Cancels the tasks still running and drops the ones not collected (their exceptions go to
+    /// the unhandled exception handler). A coroutine still waiting in `next()` or `join_all()`
+    /// is resumed with `operation_aborted`; destroying a group that is in use is a logic error
+    /// of the owner, but it does not leave that coroutine hanging.
     ~task_group() { state_->close(); }
 
     /// Spawns `function(args...)` (which returns `task<T>`) into the group; the callable and the
@@ -286,6 +317,14 @@ public:
         next_awaiter(detail::group_state<T>* state, bool interruptible) noexcept
             : state_(state), interruptible_(interruptible) {}
 
+        next_awaiter(const next_awaiter&) = delete;
+        next_awaiter& operator=(const next_awaiter&) = delete;
+        // A member handed over to a wait that never resumed (its frame was destroyed at
+        // executor shutdown) is released here, not leaked.
+        ~next_awaiter() {
+            if (waiter_.taken) waiter_.taken->release();
+        }
+
         bool await_ready() const noexcept { return false; }
 
         template <typename Promise>
@@ -299,8 +338,13 @@ public:
                 waiter_.context->set_hook(&cancel_wait, this);
                 installed_ = true;
             }
-            outcome_ = state_->poll(waiter_, interruptible_);
-            return outcome_ == poll_result::waiting;
+            // Once poll() has published the waiter, another thread may resume this coroutine
+            // (and destroy this frame): nothing here may touch *this after a `waiting` answer.
+            outcome_ = poll_result::waiting;
+            poll_result const outcome = state_->poll(waiter_, interruptible_);
+            if (outcome == poll_result::waiting) return true;
+            outcome_ = outcome;
+            return false;
         }
 
         /// The member that finished (owned), or null when the group is empty. Throws
@@ -311,7 +355,7 @@ public:
             if (waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
             if (outcome_ == poll_result::busy)
                 throw std::system_error(make_error_code(errc::already_waiting));
-            return detail::member_ptr<T>(waiter_.taken);
+            return detail::member_ptr<T>(std::exchange(waiter_.taken, nullptr));
         }
 
     private:
@@ -346,7 +390,8 @@ public:
     /// after all tasks ended.
     /// @par Cancellation
     /// Cancelling the awaiting task cancels every task in the group, waits for all of them to
-    /// end, then throws `operation_aborted`.
+    /// end, then throws `operation_aborted`; exceptions other than cancellation collected
+    /// meanwhile go to the unhandled exception handler.
     [[nodiscard]] task<all_type> join_all() {
         [[maybe_unused]] std::conditional_t<std::is_void_v<T>, char, std::vector<T>> values{};
         std::vector<std::exception_ptr> errors;
@@ -373,7 +418,11 @@ public:
                 errors.push_back(std::current_exception());
             }
         }
-        if (cancelled) throw std::system_error(asio::error::operation_aborted);
+        if (cancelled) {
+            // The caller gets the cancellation; failures collected meanwhile are not lost.
+            for (auto& error : errors) detail::report_unhandled_exception(error);
+            throw std::system_error(asio::error::operation_aborted);
+        }
         if (!errors.empty()) throw task_group_error(std::move(errors));
         if constexpr (std::is_void_v<T>)
             co_return;

@@ -8,6 +8,7 @@
 #include "../support/catch.hpp"
 
 #include <asio/io_context.hpp>
+#include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 
 #include <atomic>
@@ -128,4 +129,42 @@ TEST_CASE("a task group fed from two threads and cancelled midway", "[mt][task_g
     auto collected = asyncpat::sync_wait(pool.get_executor(), body(pool, &started));
     pool.join();
     CHECK(collected == 1000);
+}
+
+TEST_CASE("tasks on one strand of a 2-thread io_context are serialised", "[mt][executor]") {
+    asio::io_context io(2);
+    auto strand = asio::make_strand(io);
+    long counter = 0;  // guarded by the strand
+    auto bump = [](long* c, int n) -> task<void> {
+        for (int i = 0; i < n; ++i) {
+            ++*c;
+            co_await asyncpat::this_task::yield();
+        }
+    };
+    for (int t = 0; t < 4; ++t) asyncpat::spawn(strand, bump, &counter, 5000).detach();
+    std::thread other([&io] { io.run(); });
+    io.run();
+    other.join();
+    CHECK(counter == 20000);
+}
+
+TEST_CASE("a group and its waiter on a 2-thread pool", "[mt][task_group]") {
+    asio::thread_pool pool(2);
+    auto body = [](asio::thread_pool& p) -> task<int> {
+        int total = 0;
+        for (int round = 0; round < 200; ++round) {
+            asyncpat::task_group<int> group(p);
+            for (int i = 0; i < 10; ++i)
+                group.spawn(
+                    [](int v) -> task<int> {
+                        co_await asyncpat::this_task::yield();
+                        co_return v;
+                    },
+                    1);
+            for (int v : co_await group.join_all()) total += v;
+        }
+        co_return total;
+    };
+    CHECK(asyncpat::sync_wait(pool.get_executor(), body(pool)) == 2000);
+    pool.join();
 }

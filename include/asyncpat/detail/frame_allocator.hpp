@@ -9,6 +9,20 @@
 #include <cstddef>
 #include <new>
 
+// Under AddressSanitizer a cached frame is poisoned (but for the free-list link in its first
+// bytes), so a use of a frame after it was destroyed is still reported although the memory
+// was not returned to the allocator.
+#if defined(__SANITIZE_ADDRESS__)
+#define ASYNCPAT_DETAIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASYNCPAT_DETAIL_ASAN 1
+#endif
+#endif
+#if defined(ASYNCPAT_DETAIL_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace asyncpat::detail {
 
 // Why: a task frame is allocated on every call of a task function and freed when the awaiter is
@@ -36,6 +50,7 @@ public:
             if (free_block* block = cache.heads[index]) [[likely]] {
                 cache.heads[index] = block->next;
                 --cache.counts[index];
+                unpoison(block, index);
                 return block;
             }
             return ::operator new((index + 1) * granule);
@@ -52,6 +67,7 @@ public:
                 block->next = cache.heads[index];
                 cache.heads[index] = block;
                 ++cache.counts[index];
+                poison(block, index);
                 return;
             }
             return deallocate_slow(pointer, index);
@@ -86,12 +102,27 @@ private:
             for (std::size_t index = 0; index < class_count; ++index) {
                 while (free_block* block = cache.heads[index]) {
                     cache.heads[index] = block->next;
+                    unpoison(block, index);
                     ::operator delete(block, (index + 1) * granule);
                 }
                 cache.counts[index] = 0;
             }
         }
     };
+
+    static void poison([[maybe_unused]] free_block* block,
+                       [[maybe_unused]] std::size_t index) noexcept {
+#if defined(ASYNCPAT_DETAIL_ASAN)
+        ASAN_POISON_MEMORY_REGION(reinterpret_cast<char*>(block) + sizeof(free_block),
+                                  (index + 1) * granule - sizeof(free_block));
+#endif
+    }
+    static void unpoison([[maybe_unused]] free_block* block,
+                         [[maybe_unused]] std::size_t index) noexcept {
+#if defined(ASYNCPAT_DETAIL_ASAN)
+        ASAN_UNPOISON_MEMORY_REGION(block, (index + 1) * granule);
+#endif
+    }
 
     static constexpr std::size_t class_index(std::size_t size) noexcept {
         return (size - 1) / granule;
@@ -125,5 +156,7 @@ struct frame_allocated {
 };
 
 }  // namespace asyncpat::detail
+
+#undef ASYNCPAT_DETAIL_ASAN
 
 #endif  // ASYNCPAT_DETAIL_FRAME_ALLOCATOR_HPP

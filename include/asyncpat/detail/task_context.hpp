@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <typeinfo>
 #include <utility>
 
 namespace asyncpat::detail {
@@ -72,23 +73,33 @@ inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcep
 }
 #endif
 
+// The target of `ex` if it holds an `Executor`, else null. (Asio 1.22's any_executor::target
+// does not check the type itself: it casts whatever it holds.)
+template <typename Executor>
+Executor const* target_if(const asio::any_io_executor& ex) noexcept {
+    if (!ex || ex.target_type() != typeid(Executor)) return nullptr;
+    return ex.target<Executor>();
+}
+
 // True when the calling thread is currently running handlers of `ex`, for the executor types
 // whose answer we can know. Unknown executor types answer false, which makes callers post:
 // always correct, only slower.
 inline bool running_in_this_thread(const asio::any_io_executor& ex) noexcept {
-    if (auto const* io = ex.target<asio::io_context::executor_type>())
+    if (auto const* io = target_if<asio::io_context::executor_type>(ex))
         return io->running_in_this_thread();
-    if (auto const* pool = ex.target<asio::thread_pool::executor_type>())
+    if (auto const* pool = target_if<asio::thread_pool::executor_type>(ex))
         return pool->running_in_this_thread();
-    if (auto const* strand = ex.target<asio::strand<asio::io_context::executor_type>>())
+    if (auto const* strand = target_if<asio::strand<asio::io_context::executor_type>>(ex))
         return strand->running_in_this_thread();
-    if (auto const* strand = ex.target<asio::strand<asio::any_io_executor>>())
+    if (auto const* strand = target_if<asio::strand<asio::any_io_executor>>(ex))
         return strand->running_in_this_thread();
     return false;
 }
 
-// A small test-and-test-and-set lock. It guards the cancellation signal of one task context; it
-// is held for a handful of instructions (or during an Asio initiation, which never blocks).
+// A small test-and-test-and-set lock. It guards the cancellation signal and hook of one task
+// context. It is held while an Asio initiation runs (use_task) and while a cancellation
+// handler runs (which may post a resumption): short, but not just a few instructions. Nothing
+// that holds it may request cancellation of the same context (that would self-deadlock).
 class spin_lock {
 public:
     void lock() noexcept {
@@ -147,7 +158,8 @@ private:
 // installation of a handler into the slot happens under `lock_`. Installation happens inside an
 // Asio initiation (use_task) or in an asyncpat awaiter; emission happens through
 // request_cancel(), which may be called from any thread. `requested_` is sticky: once set, every
-// later suspending operation of the tree fails with operation_aborted without starting.
+// later suspending operation of the tree fails with operation_aborted without starting,
+// whatever the cancellation type (terminal, partial or total) was.
 //
 // As with Asio itself, an Asio *composed* operation re-installs its handler from its
 // intermediate completions on the task's executor, outside our lock; a task that may be
@@ -158,7 +170,7 @@ public:
     template <typename Executor>
     task_context(Executor&& ex, root_base* root) noexcept
         : executor_(std::forward<Executor>(ex)),
-          io_(executor_.target<asio::io_context::executor_type>()),
+          io_(target_if<asio::io_context::executor_type>(executor_)),
           root_(root) {}
     task_context(const task_context&) = delete;
     task_context& operator=(const task_context&) = delete;
@@ -212,6 +224,15 @@ public:
     void clear_hook() noexcept {
         std::lock_guard<spin_lock> guard(lock_);
         hook_ = nullptr;
+    }
+
+    // Drops whatever a suspended operation installed (Asio slot handler and asyncpat hook):
+    // called before the tree's frames are destroyed without resuming (abandonment), so that a
+    // later cancellation cannot reach a destroyed awaiter or I/O object.
+    void disarm() noexcept {
+        std::lock_guard<spin_lock> guard(lock_);
+        hook_ = nullptr;
+        signal_.slot().clear();
     }
 
     // The slot for an operation that the tree awaits. Install into it only while holding

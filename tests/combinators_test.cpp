@@ -6,6 +6,7 @@
 #include "support/catch.hpp"
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
+#include "support/tasks.hpp"
 
 #include <chrono>
 #include <functional>
@@ -15,35 +16,15 @@
 
 using namespace std::chrono_literals;
 using asyncpat::task;
+using asyncpat_test::fail_after;
 using asyncpat_test::run;
+using asyncpat_test::value_after;
+using asyncpat_test::wait_long;
 
 namespace {
-
-task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await asyncpat::sleep_for(delay);
-    co_return value;
-}
-
-task<void> fail_after(std::chrono::milliseconds delay) {
-    co_await asyncpat::sleep_for(delay);
-    throw std::runtime_error("child failed");
-}
-
-// Records whether it ended by cancellation.
-task<int> wait_long(int* cancellations) {
-    try {
-        co_await asyncpat::sleep_for(1h);
-    } catch (const std::system_error& e) {
-        if (e.code() == asio::error::operation_aborted) ++*cancellations;
-        throw;
-    }
-    co_return 0;
-}
-
 task<int> sync_value(int v) {
     co_return v;
 }
-
 }  // namespace
 
 TEST_CASE("when_all yields every result in argument order", "[combinators]") {

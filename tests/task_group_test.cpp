@@ -8,6 +8,7 @@
 #include "support/catch.hpp"
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
+#include "support/tasks.hpp"
 
 #include <chrono>
 #include <functional>
@@ -18,27 +19,10 @@
 
 using namespace std::chrono_literals;
 using asyncpat::task;
+using asyncpat_test::fail_after;
 using asyncpat_test::run;
-
-namespace {
-task<int> value_after(std::chrono::milliseconds delay, int value) {
-    co_await asyncpat::sleep_for(delay);
-    co_return value;
-}
-task<int> fail_after(std::chrono::milliseconds delay, std::string message) {
-    co_await asyncpat::sleep_for(delay);
-    throw std::runtime_error(message);
-}
-task<int> wait_long(int* cancellations) {
-    try {
-        co_await asyncpat::sleep_for(1h);
-    } catch (const std::system_error& e) {
-        if (e.code() == asio::error::operation_aborted) ++*cancellations;
-        throw;
-    }
-    co_return 0;
-}
-}  // namespace
+using asyncpat_test::value_after;
+using asyncpat_test::wait_long;
 
 TEST_CASE("next yields results in completion order, then nullopt", "[task_group]") {
     auto body = []() -> task<std::vector<int>> {

@@ -150,20 +150,18 @@ template <typename T>
 using child_ptr = std::unique_ptr<child_root<T>, child_deleter<T>>;
 
 // Parent-side awaiter: starts every child inline on the parent's thread, forwards the parent's
-// cancellation to all of them, and resumes the parent when the last one has finished.
-template <typename... Ts>
-class children_awaiter {
+// cancellation to all of them, and resumes the parent when the last one has finished. Derived
+// (a fixed tuple of children, or a vector) creates the child roots and launches them.
+template <typename Derived>
+class children_awaiter_base {
 public:
-    children_awaiter(bool race, task<Ts>... work)
-        : join_(race, sizeof...(Ts)), work_(std::move(work)...) {}
-
     bool await_ready() const noexcept { return false; }
 
     template <typename Promise>
     bool await_suspend(std::coroutine_handle<Promise> caller) {
         parent_context_ = caller.promise().context();
         join_.prepare(caller, parent_context_);
-        create(std::index_sequence_for<Ts...>{});
+        static_cast<Derived*>(this)->create_children();
         {
             std::lock_guard<spin_lock> guard(parent_context_->slot_lock());
             if (parent_context_->cancel_requested()) {
@@ -172,7 +170,7 @@ public:
             }
             parent_context_->set_hook(&forward_cancel, &join_);
         }
-        launch(std::index_sequence_for<Ts...>{});
+        static_cast<Derived*>(this)->launch_children();
         return !join_.starting_done();
     }
 
@@ -183,9 +181,15 @@ public:
     }
 
     child_join& join() noexcept { return join_; }
-    template <std::size_t I>
-    auto& child() noexcept {
-        return std::get<I>(children_);
+
+protected:
+    children_awaiter_base(bool race, std::size_t count) : join_(race, count) {}
+
+    template <typename T>
+    child_ptr<T> make_child(std::size_t index) {
+        child_ptr<T> child(new child_root<T>(parent_context_->get_executor(), &join_, index));
+        join_.set_context(index, &child->context());
+        return child;
     }
 
 private:
@@ -193,73 +197,60 @@ private:
         static_cast<child_join*>(join)->cancel_children(child_join::none, type);
     }
 
+    child_join join_;
+    task_context* parent_context_ = nullptr;
+    bool cancelled_early_ = false;
+};
+
+template <typename... Ts>
+class children_awaiter : public children_awaiter_base<children_awaiter<Ts...>> {
+public:
+    children_awaiter(bool race, task<Ts>... work)
+        : children_awaiter_base<children_awaiter>(race, sizeof...(Ts)), work_(std::move(work)...) {}
+
+    template <std::size_t I>
+    auto& child() noexcept {
+        return std::get<I>(children_);
+    }
+
+    void create_children() { create(std::index_sequence_for<Ts...>{}); }
+    void launch_children() { launch(std::index_sequence_for<Ts...>{}); }
+
+private:
     template <std::size_t... I>
     void create(std::index_sequence<I...>) {
-        ((std::get<I>(children_).reset(
-              new child_root<Ts>(parent_context_->get_executor(), &join_, I)),
-          join_.set_context(I, &std::get<I>(children_)->context())),
-         ...);
+        ((std::get<I>(children_) = this->template make_child<Ts>(I)), ...);
     }
     template <std::size_t... I>
     void launch(std::index_sequence<I...>) {
         (std::get<I>(children_)->launch(std::move(std::get<I>(work_))), ...);
     }
 
-    child_join join_;
     std::tuple<task<Ts>...> work_;
     std::tuple<child_ptr<Ts>...> children_;
-    task_context* parent_context_ = nullptr;
-    bool cancelled_early_ = false;
 };
 
 template <typename T>
-class children_vector_awaiter {
+class children_vector_awaiter : public children_awaiter_base<children_vector_awaiter<T>> {
 public:
     explicit children_vector_awaiter(std::vector<task<T>> work)
-        : join_(false, work.size()), work_(std::move(work)) {}
+        : children_awaiter_base<children_vector_awaiter>(false, work.size()),
+          work_(std::move(work)) {}
 
-    bool await_ready() const noexcept { return false; }
-
-    template <typename Promise>
-    bool await_suspend(std::coroutine_handle<Promise> caller) {
-        parent_context_ = caller.promise().context();
-        join_.prepare(caller, parent_context_);
-        children_.reserve(work_.size());
-        for (std::size_t i = 0; i < work_.size(); ++i) {
-            children_.emplace_back(new child_root<T>(parent_context_->get_executor(), &join_, i));
-            join_.set_context(i, &children_.back()->context());
-        }
-        {
-            std::lock_guard<spin_lock> guard(parent_context_->slot_lock());
-            if (parent_context_->cancel_requested()) {
-                cancelled_early_ = true;  // the children were created but never start
-                return false;
-            }
-            parent_context_->set_hook(&forward_cancel, &join_);
-        }
-        for (std::size_t i = 0; i < work_.size(); ++i) children_[i]->launch(std::move(work_[i]));
-        return !join_.starting_done();
-    }
-
-    void await_resume() {
-        parent_context_->clear_hook();
-        if (cancelled_early_) throw std::system_error(asio::error::operation_aborted);
-        if (join_.abandoned()) throw std::system_error(make_error_code(errc::abandoned));
-    }
-
-    child_join& join() noexcept { return join_; }
     std::vector<child_ptr<T>>& children() noexcept { return children_; }
 
-private:
-    static void forward_cancel(void* join, asio::cancellation_type type) {
-        static_cast<child_join*>(join)->cancel_children(child_join::none, type);
+    void create_children() {
+        children_.reserve(work_.size());
+        for (std::size_t i = 0; i < work_.size(); ++i)
+            children_.push_back(this->template make_child<T>(i));
+    }
+    void launch_children() {
+        for (std::size_t i = 0; i < work_.size(); ++i) children_[i]->launch(std::move(work_[i]));
     }
 
-    child_join join_;
+private:
     std::vector<task<T>> work_;
     std::vector<child_ptr<T>> children_;
-    task_context* parent_context_ = nullptr;
-    bool cancelled_early_ = false;
 };
 
 template <typename... Ts, std::size_t... I>

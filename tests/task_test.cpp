@@ -577,3 +577,42 @@ TEST_CASE("a throwing async_run handler on a strand propagates out of run()", "[
     });
     CHECK_THROWS_WITH(io.run(), "task failed");
 }
+
+namespace {
+asio::awaitable<int> join_from_awaitable(asyncpat::join_handle<int> handle) {
+    co_return co_await std::move(handle).async_join(asio::use_awaitable);
+}
+}  // namespace
+
+TEST_CASE("async_join: a join handle awaited from asio::awaitable", "[task][bridge]") {
+    asio::io_context io(1);
+    auto handle = asyncpat::spawn(io, add_one(2));
+    auto result = asio::co_spawn(io, join_from_awaitable(std::move(handle)), asio::use_future);
+    io.run();
+    CHECK(result.get() == 3);
+}
+
+TEST_CASE("a task awaited twice is a clear error", "[task]") {
+    auto twice = []() -> task<int> {
+        auto t = add_one(1);
+        int first = co_await std::move(t);
+        try {
+            co_await std::move(t);
+        } catch (const std::logic_error&) {
+            co_return first;
+        }
+        co_return -1;
+    };
+    CHECK(run(twice()) == 2);
+}
+
+TEST_CASE("sleep_for measures from when it is awaited", "[combinators]") {
+    auto late = []() -> task<bool> {
+        auto sleep = asyncpat::sleep_for(30ms);
+        co_await asyncpat::sleep_for(30ms);
+        auto const start = std::chrono::steady_clock::now();
+        co_await std::move(sleep);
+        co_return std::chrono::steady_clock::now() - start >= 25ms;
+    };
+    CHECK(run(late()));
+}

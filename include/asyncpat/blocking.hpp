@@ -171,8 +171,9 @@ auto bind_blocking(F&& function, Args&&... args) {
 /// @par Thread safety
 /// The function runs on a pool thread, concurrently with the executor's other work.
 /// @par Cancellation
-/// A running blocking call cannot be interrupted: cancelling the task takes effect when the
-/// call returns. A task already cancelled does not start the call (`operation_aborted`).
+/// A running blocking call cannot be interrupted, and its await completes normally with the
+/// call's result; the cancellation then takes effect at the task's next suspending operation.
+/// A task already cancelled does not start the call (`operation_aborted`).
 ///
 /// The task's executor (its execution context) must outlive the call, as for any Asio
 /// operation: the resumption is posted there when the call returns.

@@ -279,8 +279,10 @@ std::variant<value_or_monostate<Ts>...> collect_winner(children_awaiter<Ts...>& 
     return out;
 }
 
-inline task<void> sleep_until(std::chrono::steady_clock::time_point deadline) {
-    asio::steady_timer timer(co_await this_task::executor, deadline);
+template <typename Duration>
+task<void> sleep_for_impl(Duration duration) {
+    // The deadline is taken when the task starts, not when sleep_for() is called.
+    asio::steady_timer timer(co_await this_task::executor, duration);
     co_await timer.async_wait(use_task);
 }
 
@@ -325,8 +327,8 @@ auto when_all(std::vector<task<T>> work) -> task<
 /// all have ended the winner's result is returned as a variant (index = position of the winner)
 /// or its exception is rethrown.
 ///
-/// Results of losers that finished anyway are discarded; race operations that are cancel-safe
-/// (asyncpat channel operations, timers) to keep every value.
+/// Results of losers that finished anyway are discarded: race only operations whose
+/// cancellation loses nothing (timers, joins, cancel-safe receives) when every value matters.
 ///
 /// @par Cancellation
 /// Cancelling the awaiting task cancels every child.
@@ -338,13 +340,13 @@ task<std::variant<detail::value_or_monostate<Ts>...>> race(task<Ts>... work) {
     co_return detail::collect_winner(children, std::index_sequence_for<Ts...>{});
 }
 
-/// Completes after `duration` on the awaiting task's executor (an `asio::steady_timer`).
+/// Completes `duration` after it starts (is awaited), on the awaiting task's executor (an
+/// `asio::steady_timer`).
 /// @par Cancellation
 /// Cancelling the task ends the sleep with `operation_aborted`.
 template <typename Rep, typename Period>
 task<void> sleep_for(std::chrono::duration<Rep, Period> duration) {
-    return detail::sleep_until(
-        std::chrono::steady_clock::now() +
+    return detail::sleep_for_impl(
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration));
 }
 

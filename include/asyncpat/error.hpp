@@ -26,7 +26,7 @@ enum class errc {
     frame_too_large,     ///< A frame header announced more bytes than the configured maximum.
     truncated_frame,     ///< The byte stream ended in the middle of a frame.
     timed_out,           ///< `timeout()` expired before the operation completed.
-    abandoned,           ///< A task was destroyed before completing (its executor shut down).
+    abandoned,           ///< A task can no longer complete (its executor shut down or stopped).
     already_joined,      ///< The result of a join handle was already taken.
     already_waiting,     ///< Another coroutine is already waiting on this object.
 };
@@ -48,7 +48,8 @@ public:
             case errc::frame_too_large: return "frame larger than the configured maximum";
             case errc::truncated_frame: return "stream ended in the middle of a frame";
             case errc::timed_out: return "operation timed out";
-            case errc::abandoned: return "task destroyed before completing (executor shut down)";
+            case errc::abandoned:
+                return "the task can no longer complete (its executor was shut down or stopped)";
             case errc::already_joined: return "join handle result already taken";
             case errc::already_waiting: return "another coroutine is already waiting";
         }

@@ -340,6 +340,17 @@ private:
 
 }  // namespace detail
 
+template <typename T>
+class join_handle;
+
+template <typename Executor, typename T, typename CompletionToken>
+auto async_run(Executor&& ex, task<T> work, CompletionToken&& token);
+
+namespace detail {
+template <typename T>
+task<T> join_task(join_handle<T> handle);
+}  // namespace detail
+
 /// The owner's view of a spawned task: await it for the result, abort it, or detach it.
 ///
 /// Dropping a join handle detaches the task (as in tokio): it keeps running, and an exception it
@@ -402,7 +413,7 @@ public:
         bool await_suspend(std::coroutine_handle<Promise> caller) {
             static_assert(detail::context_promise<Promise>,
                           "join_handle can only be awaited inside asyncpat coroutines; "
-                          "use async_join(token) elsewhere");
+                          "use std::move(handle).async_join(token) elsewhere");
             detail::task_context& context = *caller.promise().context();
             waiter_ = {caller, &context};
             // Registering and installing the cancellation handler happen under the slot lock, so
@@ -456,6 +467,19 @@ public:
     awaiter operator co_await() & noexcept { return awaiter{state_}; }
     awaiter operator co_await() && noexcept { return awaiter{state_}; }
 
+    /// Waits for the task through any Asio completion token (`asio::use_awaitable`, a callback,
+    /// `asio::use_future` ...), consuming the handle. Completion signature as for `async_run`:
+    /// `void(std::exception_ptr, T)`, or `void(std::exception_ptr)` for `T = void`.
+    /// @par Cancellation
+    /// A cancellation emitted on the token's slot stops the wait (`operation_aborted`) and,
+    /// since the handle is consumed, leaves the task running detached.
+    template <typename CompletionToken>
+    auto async_join(CompletionToken&& token) && {
+        any_executor ex = get_executor();
+        return async_run(ex, detail::join_task<T>(std::move(*this)),
+                         std::forward<CompletionToken>(token));
+    }
+
     /// @cond internal
     explicit join_handle(detail::join_state<T>* state) noexcept : state_(state) {}
     /// @endcond
@@ -465,6 +489,11 @@ private:
 };
 
 namespace detail {
+template <typename T>
+task<T> join_task(join_handle<T> handle) {
+    co_return co_await handle;
+}
+
 template <typename F, typename... Args>
 struct spawn_result {
     using task_type = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>;
@@ -478,9 +507,11 @@ struct spawn_result {
 /// `io_context`) and returns its `join_handle`.
 ///
 /// `spawn(ex, function, args...)` moves the callable and the arguments into the spawned state
-/// and calls `function(std::move(args)...)` there, so a capturing lambda and its captures live
-/// as long as the task (the C++ counterpart of tokio's `'static` rule). `spawn(ex, task)` runs an
-/// existing task. The task starts later, through `asio::post` on `ex`, never inside `spawn`.
+/// and calls `function(std::move(args)...)` from there, so a capturing lambda and its captures
+/// live as long as the task (the C++ counterpart of tokio's `'static` rule). The call happens
+/// inside `spawn` (it only creates the lazy task, and its exceptions propagate out of `spawn`);
+/// the task's body starts later, through `asio::post` on `ex`, never inside `spawn`.
+/// `spawn(ex, task)` runs an existing task.
 ///
 /// @par Thread safety
 /// May be called from any thread.

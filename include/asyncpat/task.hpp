@@ -127,11 +127,14 @@ public:
     using handle_type = std::coroutine_handle<promise_type>;
 
     task() noexcept = default;
-    task(task&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    task(task&& other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)),
+          awaited_(std::exchange(other.awaited_, false)) {}
     task& operator=(task&& other) noexcept {
         if (this != &other) {
             reset();
             handle_ = std::exchange(other.handle_, nullptr);
+            awaited_ = std::exchange(other.awaited_, false);
         }
         return *this;
     }
@@ -147,12 +150,12 @@ public:
     // docs/compilers.md.)
     class awaiter {
     public:
-        explicit awaiter(handle_type handle) noexcept : handle_(handle) {}
+        awaiter(handle_type handle, bool awaited_before) noexcept
+            : handle_(awaited_before ? handle_type{} : handle) {}
         bool await_ready() const {
             if (!handle_) [[unlikely]]
-                throw std::logic_error("asyncpat: co_await on an empty task");
-            if (handle_.done()) [[unlikely]]
-                throw std::logic_error("asyncpat: co_await on a task that already ran");
+                throw std::logic_error(
+                    "asyncpat: co_await on an empty task (moved from, or already awaited)");
             return false;
         }
         template <typename Promise>
@@ -170,7 +173,11 @@ public:
     };
 
     /// Starts the task and waits for it. The task must be an rvalue: `co_await std::move(t)`.
-    awaiter operator co_await() && noexcept { return awaiter{handle_}; }
+    /// The frame stays owned by this object until it is destroyed; a second await is an error
+    /// (`std::logic_error`), as is awaiting a moved-from task.
+    awaiter operator co_await() && noexcept {
+        return awaiter{handle_, std::exchange(awaited_, true)};
+    }
 
     /// @cond internal
     handle_type handle() const noexcept { return handle_; }
@@ -185,6 +192,7 @@ private:
     }
 
     handle_type handle_;
+    bool awaited_ = false;  // the frame stays owned here after the await, until destruction
 };
 
 namespace detail {

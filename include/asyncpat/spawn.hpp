@@ -464,6 +464,10 @@ public:
     /// @par Cancellation
     /// Cancelling the awaiting task stops the wait (`operation_aborted`) without touching the
     /// joined task.
+    ///
+    /// When the joined task runs on another executor, the awaiting task's executor (its
+    /// execution context) must outlive the wait, as for any Asio operation: the resumption is
+    /// posted there when the joined task finishes.
     awaiter operator co_await() & noexcept { return awaiter{state_}; }
     awaiter operator co_await() && noexcept { return awaiter{state_}; }
 

@@ -143,11 +143,7 @@ private:
 };
 
 template <typename T>
-struct child_deleter {
-    void operator()(child_root<T>* root) const noexcept { root->release(); }
-};
-template <typename T>
-using child_ptr = std::unique_ptr<child_root<T>, child_deleter<T>>;
+using child_ptr = counted_ptr<child_root<T>>;
 
 // Parent-side awaiter: starts every child inline on the parent's thread, forwards the parent's
 // cancellation to all of them, and resumes the parent when the last one has finished. Derived

@@ -97,11 +97,7 @@ private:
 };
 
 template <typename T>
-struct member_release {
-    void operator()(group_member<T>* member) const noexcept { member->release(); }
-};
-template <typename T>
-using member_ptr = std::unique_ptr<group_member<T>, member_release<T>>;
+using member_ptr = counted_ptr<group_member<T>>;
 
 // What a group's tasks and its owner share. Everything is guarded by `mutex_`.
 template <typename T>

@@ -13,6 +13,7 @@
 #include <coroutine>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <typeinfo>
 #include <utility>
@@ -150,6 +151,16 @@ protected:
 private:
     std::atomic<std::uint32_t> refs_;
 };
+
+// Owns one reference to a root (or anything else with release()).
+struct release_deleter {
+    template <typename Counted>
+    void operator()(Counted* counted) const noexcept {
+        counted->release();
+    }
+};
+template <typename Counted>
+using counted_ptr = std::unique_ptr<Counted, release_deleter>;
 
 // What every task in one tree shares: the executor it runs on, its cancellation state, and its
 // root.

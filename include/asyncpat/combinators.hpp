@@ -348,14 +348,28 @@ task<void> sleep_for(std::chrono::duration<Rep, Period> duration) {
 
 /// Runs `work` with a deadline: its result, or `std::system_error(errc::timed_out)` if
 /// `duration` passes first (the work is then cancelled and awaited before this returns).
+///
+/// Cancel-safe when `work` is: if the work produced its value at the moment the deadline passed
+/// (a cancel-safe receive handed a value just before its cancellation), the value is returned,
+/// never dropped.
 template <typename Rep, typename Period, typename T>
 task<T> timeout(std::chrono::duration<Rep, Period> duration, task<T> work) {
-    auto outcome = co_await race(std::move(work), sleep_for(duration));
-    if (outcome.index() == 1) throw std::system_error(make_error_code(errc::timed_out));
-    if constexpr (std::is_void_v<T>)
-        co_return;
-    else
-        co_return std::get<0>(std::move(outcome));
+    detail::children_awaiter<T, void> children(true, std::move(work), sleep_for(duration));
+    co_await children;
+    auto& outcome = children.template child<0>();
+    if (!outcome->failed()) {
+        if constexpr (std::is_void_v<T>) {
+            outcome->take();
+            co_return;
+        } else {
+            co_return outcome->take();
+        }
+    }
+    std::exception_ptr error = outcome->exception();
+    bool const deadline_passed = !children.template child<1>()->failed();
+    if (deadline_passed && detail::is_cancellation(error))
+        throw std::system_error(make_error_code(errc::timed_out));
+    std::rethrow_exception(error);  // the work's own failure, or the caller's cancellation
 }
 
 }  // namespace asyncpat

@@ -116,14 +116,22 @@ concept executor_or_context =
     std::is_constructible_v<any_executor, E>;
 
 // A root that owns the outermost task of a tree and the tree's context. Subclasses decide what
-// completion means (join handle, handler, group, combinator) in on_complete(); the frame (and
-// with it the outcome) lives until the root destroys it.
+// completion means (join handle, handler, group, combinator) in on_complete().
+//
+// When the task finishes, its outcome moves into the root and its frame is destroyed at once:
+// the frame's parameters (a channel sender, a socket ...) must not live on until someone reads
+// the result (tokio drops a finished future the same way). This happens inside the final
+// await_suspend, which touches nothing after calling complete().
 template <typename T>
 class task_root : public root_base, public frame_allocated {
 public:
     task_context& context() noexcept { return context_; }
 
-    std::coroutine_handle<> complete() noexcept final { return on_complete(); }
+    std::coroutine_handle<> complete() noexcept final {
+        result_.take_from(task_.handle().promise().outcome());
+        destroy_task();
+        return on_complete();
+    }
 
 protected:
     template <typename Executor>
@@ -133,7 +141,7 @@ protected:
 
     virtual std::coroutine_handle<> on_complete() noexcept = 0;
 
-    result<T>& outcome() noexcept { return task_.handle().promise().outcome(); }
+    result<T>& outcome() noexcept { return result_; }
 
     // Binds the task as the outermost task of this tree and posts its start.
     void start(task<T> work) {
@@ -163,7 +171,7 @@ private:
     void run() {
         if (context_.cancel_requested()) {
             // Cancelled before it started: complete with the cancellation, never run the body.
-            outcome().set_exception(
+            task_.handle().promise().outcome().set_exception(
                 std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
             detail::resume(complete());
         } else {
@@ -184,6 +192,7 @@ private:
 
     task_context context_;
     task<T> task_;
+    result<T> result_;
 };
 
 // The state shared by a spawned task and its join handle. One reference belongs to the running

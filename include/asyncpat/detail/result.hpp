@@ -43,6 +43,17 @@ public:
     bool empty() const noexcept { return state_ == state::empty; }
     const std::exception_ptr& exception() const noexcept { return error_; }
 
+    // Takes `other`'s outcome (this one is empty).
+    void take_from(result& other) noexcept(std::is_nothrow_move_constructible_v<stored_type>) {
+        if (other.state_ == state::value) {
+            std::construct_at(&value_, std::move(other.value_));
+            state_ = state::value;
+        } else if (other.state_ == state::error) {
+            std::construct_at(&error_, std::move(other.error_));
+            state_ = state::error;
+        }
+    }
+
     // Returns the value (moved out) or rethrows the exception.
     T get() {
         if (state_ == state::error) std::rethrow_exception(error_);
@@ -82,6 +93,10 @@ public:
     bool has_exception() const noexcept { return state_ == state::error; }
     bool empty() const noexcept { return state_ == state::empty; }
     const std::exception_ptr& exception() const noexcept { return error_; }
+    void take_from(result& other) noexcept {
+        error_ = std::move(other.error_);
+        state_ = other.state_;
+    }
     void get() {
         if (state_ == state::error) std::rethrow_exception(error_);
     }

@@ -1,0 +1,295 @@
+// Tests of the bounded channel: semantics, close, permits, cancel safety, lifetimes.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#include <asyncpat/channel.hpp>
+
+#include <asyncpat/combinators.hpp>
+#include <asyncpat/spawn.hpp>
+
+#include "support/catch.hpp"
+#include "support/lifetime.hpp"
+#include "support/runner.hpp"
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asyncpat::task;
+using asyncpat_test::run;
+
+TEST_CASE("capacity 0 is a clear error", "[channel]") {
+    CHECK_THROWS_AS(asyncpat::make_channel<int>(0), std::invalid_argument);
+}
+
+TEST_CASE("values arrive in order; the end comes after the last sender goes", "[channel]") {
+    auto body = []() -> task<std::vector<int>> {
+        auto [tx, rx] = asyncpat::make_channel<int>(4);
+        auto producer = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<int> out) -> task<void> {
+                for (int i = 0; i < 10; ++i) co_await out.send(i);
+            },
+            std::move(tx));
+        std::vector<int> got;
+        while (auto v = co_await rx.receive()) got.push_back(*v);
+        co_await producer;
+        co_return got;
+    };
+    CHECK(run(body()) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+}
+
+TEST_CASE("send waits for room (backpressure)", "[channel]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<int>(2);
+        int sent = 0;
+        auto producer = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<int> out, int* count) -> task<void> {
+                for (int i = 0; i < 5; ++i) {
+                    co_await out.send(i);
+                    ++*count;
+                }
+            },
+            std::move(tx), &sent);
+        co_await asyncpat::sleep_for(5ms);
+        CHECK(sent == 2);  // the producer is parked on a full channel
+        CHECK(rx.size() == 2);
+        auto first = co_await rx.receive();
+        co_await asyncpat::sleep_for(5ms);
+        CHECK(sent == 3);
+        int sum = *first;
+        while (auto v = co_await rx.receive()) sum += *v;
+        co_await producer;
+        co_return sum;
+    };
+    CHECK(run(body()) == 10);
+}
+
+TEST_CASE("try_send leaves the value in place on full and closed", "[channel]") {
+    auto [tx, rx] = asyncpat::make_channel<std::string>(1);
+    std::string a = "first", b = "second";
+    CHECK_FALSE(tx.try_send(std::move(a)));
+    CHECK(tx.try_send(std::move(b)) == asyncpat::errc::channel_full);
+    CHECK(b == "second");
+    CHECK(rx.try_receive() == std::optional<std::string>("first"));
+    std::error_code ec;
+    CHECK_FALSE(rx.try_receive(ec));
+    CHECK(ec == asyncpat::errc::channel_empty);
+    tx.close();
+    CHECK(tx.try_send(std::move(b)) == asyncpat::errc::channel_closed);
+    CHECK(b == "second");
+    CHECK_FALSE(rx.try_receive(ec));
+    CHECK(ec == asyncpat::errc::channel_closed);
+}
+
+TEST_CASE("close: receivers drain, then see the end; pending sends fail with their value",
+          "[channel]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<std::string>(1);
+        co_await tx.send("queued");
+        auto blocked = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<std::string> out) -> task<std::string> {
+                try {
+                    co_await out.send("blocked");
+                } catch (asyncpat::send_error<std::string>& e) {
+                    if (e.code() == asyncpat::errc::channel_closed) co_return e.value();
+                }
+                co_return "";
+            },
+            tx);
+        co_await asyncpat::sleep_for(2ms);
+        rx.close();
+        std::string const back = co_await blocked;
+        CHECK(back == "blocked");  // handed back, not lost
+        auto drained = co_await rx.receive();
+        auto end = co_await rx.receive();
+        co_return (drained == std::optional<std::string>("queued") && !end) ? 1 : 0;
+    };
+    CHECK(run(body()) == 1);
+}
+
+TEST_CASE("the last receiver gone: queued values are destroyed, sends fail", "[channel]") {
+    asyncpat_test::lifetime_counter counter;
+    auto body = [](asyncpat_test::lifetime_counter& c) -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<asyncpat_test::tracked>(4);
+        co_await tx.send(asyncpat_test::tracked(c, 1));
+        co_await tx.send(asyncpat_test::tracked(c, 2));
+        {
+            auto gone = std::move(rx);
+        }
+        CHECK(c.alive() == 0);
+        try {
+            co_await tx.send(asyncpat_test::tracked(c, 3));
+        } catch (asyncpat::send_error<asyncpat_test::tracked>& e) {
+            co_return e.value().value();
+        }
+        co_return 0;
+    };
+    CHECK(run(body(counter)) == 3);
+    CHECK(counter.alive() == 0);
+}
+
+TEST_CASE("a channel destroyed with values inside destroys each once", "[channel]") {
+    asyncpat_test::lifetime_counter counter;
+    {
+        auto [tx, rx] = asyncpat::make_channel<asyncpat_test::tracked>(8);
+        for (int i = 0; i < 5; ++i) CHECK_FALSE(tx.try_send(asyncpat_test::tracked(counter, i)));
+        CHECK(counter.alive() == 5);
+        auto one = rx.try_receive();
+        CHECK(one);
+    }
+    CHECK(counter.alive() == 0);
+}
+
+TEST_CASE("permits reserve room; dropping one frees it", "[channel]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto p = co_await tx.reserve();
+        std::error_code ec;
+        auto none = tx.try_reserve(ec);
+        CHECK_FALSE(none);
+        CHECK(ec == asyncpat::errc::channel_full);
+        int v = 5;
+        CHECK(tx.try_send(std::move(v)) == asyncpat::errc::channel_full);
+        p.send(7);
+        auto got = co_await rx.receive();
+        {
+            auto dropped = co_await tx.reserve();
+        }
+        auto again = tx.try_reserve(ec);
+        CHECK(again);
+        again.send(8);
+        auto second = co_await rx.receive();
+        co_return *got + *second;
+    };
+    CHECK(run(body()) == 15);
+}
+
+TEST_CASE("receive_many takes what is queued, up to max", "[channel]") {
+    auto body = []() -> task<std::size_t> {
+        auto [tx, rx] = asyncpat::make_channel<int>(16);
+        for (int i = 0; i < 10; ++i) co_await tx.send(i);
+        std::vector<int> out;
+        auto n = co_await rx.receive_many(out, 4);
+        CHECK(n == 4);
+        n = co_await rx.receive_many(out, 100);
+        CHECK(n == 6);
+        tx.close();
+        n = co_await rx.receive_many(out, 100);
+        CHECK(n == 0);
+        co_return out.size();
+    };
+    CHECK(run(body()) == 10);
+}
+
+TEST_CASE("counters: sent, received, high watermark", "[channel]") {
+    auto [tx, rx] = asyncpat::make_channel<int>(8);
+    for (int i = 0; i < 5; ++i) CHECK_FALSE(tx.try_send(int{i}));
+    for (int i = 0; i < 3; ++i) CHECK(rx.try_receive());
+    CHECK(rx.sent_count() == 5);
+    CHECK(rx.received_count() == 3);
+    CHECK(rx.high_watermark() == 5);
+    CHECK(rx.capacity() == 8);
+}
+
+namespace {
+task<void> yields(int n) {
+    for (int i = 0; i < n; ++i) co_await asyncpat::this_task::yield();
+}
+
+// One trial: a receive with an immediate timeout (its cancellation) while a sender delivers
+// after `delay` yields, i.e. before, at about, or after the moment of cancellation.
+task<int> receive_race_trial(asyncpat::receiver<int>& rx, asyncpat::sender<int>& tx, int value,
+                             int delay) {
+    auto send_later = [](asyncpat::sender<int>& out, int v, int n) -> task<void> {
+        co_await yields(n);
+        co_await out.send(v);
+    };
+    auto receive_with_timeout = [](asyncpat::receiver<int>& in) -> task<std::optional<int>> {
+        try {
+            co_return co_await asyncpat::timeout(
+                0ms, [](asyncpat::receiver<int>& r) -> task<std::optional<int>> {
+                    co_return co_await r.receive();
+                }(in));
+        } catch (const std::system_error&) {
+            co_return std::nullopt;  // timed out: the receive was cancelled and took nothing
+        }
+    };
+    auto [received, sent] =
+        co_await asyncpat::when_all(receive_with_timeout(rx), send_later(tx, value, delay));
+    (void)sent;
+    int accounted = 0;
+    if (received == value) ++accounted;                              // received in time
+    if (rx.try_receive() == std::optional<int>(value)) ++accounted;  // or still queued
+    co_return accounted;
+}
+
+// One trial: a send parked on a full channel races a short wait (which cancels it) while a
+// receiver makes room after `delay` yields.
+task<int> send_race_trial(asyncpat::receiver<int>& rx, asyncpat::sender<int>& tx, int value,
+                          int delay) {
+    CHECK_FALSE(tx.try_send(int{-1}));  // now full
+    int handed_back = 0;
+    auto send_one = [](asyncpat::sender<int>& out, int v, int* back) -> task<void> {
+        try {
+            co_await out.send(v);
+        } catch (asyncpat::send_error<int>& e) {
+            if (e.value() == v) ++*back;
+        }
+    };
+    auto drain_later = [](asyncpat::receiver<int>& in, int n) -> task<void> {
+        co_await yields(n);
+        (void)in.try_receive();  // takes the -1: room for the parked send
+    };
+    co_await asyncpat::when_all(asyncpat::race(send_one(tx, value, &handed_back), yields(1)),
+                                drain_later(rx, delay));
+    int delivered = 0;
+    while (auto v = rx.try_receive()) {
+        if (*v == value) ++delivered;
+    }
+    co_return handed_back + delivered;
+}
+}  // namespace
+
+TEST_CASE("cancel safety: a receive racing cancellation loses no value", "[channel][cancel]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        int accounted = 0;
+        for (int i = 0; i < 100'000; ++i)
+            accounted += co_await receive_race_trial(rx, tx, i, i % 3);
+        co_return accounted;
+    };
+    CHECK(run(body()) == 100'000);  // every value received exactly once
+}
+
+TEST_CASE("cancel safety: a send cancelled on a full channel hands its value back",
+          "[channel][cancel]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        int accounted = 0;
+        for (int i = 0; i < 100'000; ++i) accounted += co_await send_race_trial(rx, tx, i, i % 3);
+        co_return accounted;
+    };
+    CHECK(run(body()) == 100'000);  // each value either delivered or handed back, once
+}
+
+TEST_CASE("a parked receive keeps its io_context running", "[channel]") {
+    // The sender is another thread: while the receive is parked, the io_context must not run
+    // out of work (sync_wait would report the task abandoned).
+    asio::io_context io(1);
+    auto [tx, rx] = asyncpat::make_channel<int>(1);
+    std::thread producer([out = std::move(tx)]() mutable {
+        std::this_thread::sleep_for(20ms);
+        (void)out.try_send(42);
+    });
+    auto receive = [](asyncpat::receiver<int>& in) -> task<int> {
+        co_return (co_await in.receive()).value_or(-1);
+    };
+    CHECK(asyncpat::sync_wait(io, receive(rx)) == 42);
+    producer.join();
+}

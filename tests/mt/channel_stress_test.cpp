@@ -1,0 +1,117 @@
+// Multi-threaded stress of the channel: 8 producers and 4 consumers on a 2-thread pool, random
+// cancellations (timeouts) on both sides, and a close in the middle. Run under TSan.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#include <asyncpat/channel.hpp>
+#include <asyncpat/combinators.hpp>
+#include <asyncpat/task_group.hpp>
+
+#include "../support/catch.hpp"
+
+#include <asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <vector>
+
+using namespace std::chrono_literals;
+using asyncpat::task;
+
+namespace {
+constexpr int producers = 8;
+constexpr int consumers = 4;
+constexpr int per_producer = 2000;
+
+// Catch's assertions are not thread-safe: the pool threads count mismatches here instead.
+std::atomic<int> corrupted_hand_backs{0};
+
+// Sends `value`; false if it came back (closed, or cancelled by the timeout).
+task<bool> send_one(asyncpat::sender<int>& tx, int value) {
+    try {
+        co_await tx.send(value);
+        co_return true;
+    } catch (asyncpat::send_error<int>& e) {
+        if (e.value() != value) corrupted_hand_backs.fetch_add(1);  // must come back intact
+        co_return false;
+    }
+}
+
+task<std::vector<int>> produce(asyncpat::sender<int> tx, int id, bool closes) {
+    std::vector<int> sent;
+    for (int k = 0; k < per_producer; ++k) {
+        int const value = id * per_producer + k;
+        // Every third send has a deadline that often expires while it waits for room.
+        bool ok = false;
+        if (k % 3 == 0) {
+            try {
+                ok = co_await asyncpat::timeout(std::chrono::microseconds(k % 50),
+                                                send_one(tx, value));
+            } catch (const std::system_error&) {
+                ok = false;  // timed out: the send was cancelled and enqueued nothing
+            }
+        } else {
+            ok = co_await send_one(tx, value);
+        }
+        if (ok) sent.push_back(value);
+        if (closes && k == per_producer / 2) tx.close();
+    }
+    co_return sent;
+}
+
+task<std::optional<int>> receive_one(asyncpat::receiver<int>& rx) {
+    co_return co_await rx.receive();
+}
+
+task<std::vector<int>> consume(asyncpat::receiver<int> rx, int id) {
+    std::vector<int> got;
+    for (int round = 0;; ++round) {
+        std::optional<int> value;
+        if ((round + id) % 4 == 0) {
+            try {
+                value = co_await asyncpat::timeout(std::chrono::microseconds(round % 30),
+                                                   receive_one(rx));
+            } catch (const std::system_error&) {
+                continue;  // timed out: the receive was cancelled and took nothing
+            }
+        } else {
+            value = co_await rx.receive();
+        }
+        if (!value) break;  // closed and drained
+        got.push_back(*value);
+    }
+    co_return got;
+}
+}  // namespace
+
+TEST_CASE("8 producers, 4 consumers, cancellations and a close: every value exactly once",
+          "[mt][channel]") {
+    asio::thread_pool pool(2);
+    auto [tx, rx] = asyncpat::make_channel<int>(16);
+    auto body = [](asio::thread_pool& p, asyncpat::sender<int> out,
+                   asyncpat::receiver<int> in) -> task<bool> {
+        asyncpat::task_group<std::vector<int>> sending(p);
+        asyncpat::task_group<std::vector<int>> receiving(p);
+        for (int id = 0; id < producers; ++id) sending.spawn(produce(out, id, id == 3));
+        for (int id = 0; id < consumers; ++id) receiving.spawn(consume(in, id));
+        {
+            auto drop_sender = std::move(out);
+        }  // the producers hold the remaining senders
+        {
+            auto drop_receiver = std::move(in);
+        }
+        std::vector<int> sent, received;
+        for (auto& part : co_await sending.join_all())
+            sent.insert(sent.end(), part.begin(), part.end());
+        for (auto& part : co_await receiving.join_all())
+            received.insert(received.end(), part.begin(), part.end());
+        std::sort(sent.begin(), sent.end());
+        std::sort(received.begin(), received.end());
+        co_return !sent.empty() && sent == received;
+    };
+    bool const exactly_once =
+        asyncpat::sync_wait(pool.get_executor(), body(pool, std::move(tx), std::move(rx)));
+    pool.join();
+    CHECK(exactly_once);
+    CHECK(corrupted_hand_backs.load() == 0);
+}

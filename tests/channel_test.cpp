@@ -10,7 +10,15 @@
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
+
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -292,4 +300,48 @@ TEST_CASE("a parked receive keeps its io_context running", "[channel]") {
     };
     CHECK(asyncpat::sync_wait(io, receive(rx)) == 42);
     producer.join();
+}
+
+namespace {
+asio::awaitable<std::uint64_t> awaitable_pipeline() {
+    auto [tx, rx] = asyncpat::make_channel<int>(2);
+    auto ex = co_await asio::this_coro::executor;
+    asio::co_spawn(
+        ex,
+        [](asyncpat::sender<int> out) -> asio::awaitable<void> {
+            for (int i = 1; i <= 100; ++i) co_await out.async_send(i, asio::use_awaitable);
+        }(std::move(tx)),
+        asio::detached);
+    std::uint64_t sum = 0;
+    while (auto v = co_await rx.async_receive(asio::use_awaitable))
+        sum += static_cast<std::uint64_t>(*v);
+    co_return sum;
+}
+}  // namespace
+
+TEST_CASE("async_send and async_receive from asio::awaitable", "[channel][bridge]") {
+    asio::io_context io(1);
+    auto result = asio::co_spawn(io, awaitable_pipeline(), asio::use_future);
+    io.run();
+    CHECK(result.get() == 5050);
+}
+
+TEST_CASE("async_receive cancelled through the token's slot takes nothing", "[channel][bridge]") {
+    asio::io_context io(1);
+    auto [tx, rx] = asyncpat::make_channel<int>(1);
+    asio::cancellation_signal signal;
+    bool aborted = false;
+    // The handler's executor is io's: the receive runs there, and the cancellation is emitted
+    // from io's thread (Asio's rule for slots).
+    rx.async_receive(asio::bind_executor(
+        io, asio::bind_cancellation_slot(
+                signal.slot(),
+                [&aborted](std::exception_ptr e, std::optional<int> v) { aborted = e && !v; })));
+    io.run_for(std::chrono::milliseconds(2));  // the receive is parked
+    signal.emit(asio::cancellation_type::terminal);
+    io.restart();
+    io.run();
+    CHECK(aborted);
+    CHECK_FALSE(tx.try_send(7));  // the cancelled receive left the queue
+    CHECK(rx.try_receive() == std::optional<int>(7));
 }

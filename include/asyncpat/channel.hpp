@@ -5,6 +5,7 @@
 #define ASYNCPAT_CHANNEL_HPP
 
 #include <asyncpat/error.hpp>
+#include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
 
 #include <asyncpat/detail/asio.hpp>
@@ -589,6 +590,19 @@ public:
     /// Cancel-safe: a cancelled reserve holds no slot.
     [[nodiscard]] reserve_awaiter reserve() { return reserve_awaiter{checked()}; }
 
+    /// `send` for any Asio completion token (`asio::use_awaitable`, a callback,
+    /// `asio::use_future` ...).
+    /// @par Completion signature
+    /// `void(std::exception_ptr)`: null on success, else a `send_error<T>` holding the value.
+    /// @par Cancellation
+    /// A cancellation emitted on the token's slot cancels the send with `send`'s cancel safety.
+    /// The operation runs as a task on the handler's associated executor.
+    template <typename CompletionToken>
+    auto async_send(T value, CompletionToken&& token) {
+        return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+            initiate_send{checked()}, token, std::move(value));
+    }
+
     /// Sends `value` if there is room now. Moves from `value` only on success; otherwise returns
     /// `errc::channel_full` or `errc::channel_closed` and leaves `value` as it was.
     std::error_code try_send(T&& value) { return checked()->try_send(value); }
@@ -620,6 +634,19 @@ private:
         if (!state_) throw std::logic_error("asyncpat: use of an empty sender");
         return state_;
     }
+
+    static task<void> send_task(std::shared_ptr<detail::channel_state<T>> state, T value) {
+        co_await send_awaiter{std::move(state), std::move(value)};
+    }
+
+    struct initiate_send {
+        std::shared_ptr<detail::channel_state<T>> state;
+        template <typename Handler>
+        void operator()(Handler&& handler, T value) const {
+            any_executor ex = asio::get_associated_executor(handler, asio::system_executor());
+            async_run(ex, send_task(state, std::move(value)), std::forward<Handler>(handler));
+        }
+    };
 
     std::shared_ptr<detail::channel_state<T>> state_;
 };
@@ -774,6 +801,21 @@ public:
         return receive_many_awaiter<Container>{checked(), out, max};
     }
 
+    /// `receive` for any Asio completion token.
+    /// @par Completion signature
+    /// `void(std::exception_ptr, std::optional<T>)`: the value, or `std::nullopt` once the channel
+    /// is closed and drained; the exception is `operation_aborted` after a cancellation.
+    /// @par Cancellation
+    /// A cancellation emitted on the token's slot cancels the receive with `receive`'s cancel
+    /// safety: a cancelled receive has taken nothing; one that was handed a value completes with
+    /// it. (Asio's `||` operator then drops the result of the branch that lost; to keep every
+    /// value, race with `asyncpat::timeout` or inspect every result of a parallel group.)
+    template <typename CompletionToken>
+    auto async_receive(CompletionToken&& token) {
+        return asio::async_initiate<CompletionToken, void(std::exception_ptr, std::optional<T>)>(
+            initiate_receive{checked()}, token);
+    }
+
     /// Takes the oldest value if one is queued; otherwise `std::nullopt`, with `ec` set to
     /// `errc::channel_empty` or `errc::channel_closed`.
     std::optional<T> try_receive(std::error_code& ec) { return checked()->try_receive(ec); }
@@ -805,6 +847,19 @@ private:
         if (!state_) throw std::logic_error("asyncpat: use of an empty receiver");
         return state_;
     }
+
+    static task<std::optional<T>> receive_task(std::shared_ptr<detail::channel_state<T>> state) {
+        co_return co_await receive_awaiter{std::move(state)};
+    }
+
+    struct initiate_receive {
+        std::shared_ptr<detail::channel_state<T>> state;
+        template <typename Handler>
+        void operator()(Handler&& handler) const {
+            any_executor ex = asio::get_associated_executor(handler, asio::system_executor());
+            async_run(ex, receive_task(state), std::forward<Handler>(handler));
+        }
+    };
 
     std::shared_ptr<detail::channel_state<T>> state_;
 };

@@ -10,6 +10,8 @@
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
 
+#include "bench_support.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/channel.hpp>
@@ -23,24 +25,8 @@
 #include <new>
 
 namespace {
-std::atomic<long> allocations{0};
-}  // namespace
 
-// Kept out of line: inlined, GCC pairs the free() below with the operator new it sees at the
-// call site and warns (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-
-namespace {
+using asyncpat_bench::measure;
 
 constexpr int messages = 1'000'000;
 constexpr int pingpong_rounds = 200'000;  // 2 messages each
@@ -137,17 +123,6 @@ asio::awaitable<std::uint64_t> pingpong_asio(int rounds) {
     }
     ping.close();
     co_return v;
-}
-
-template <typename Run>
-void measure(benchmark::State& state, int items_per_run, Run run) {
-    run();  // warm up caches and recycling allocators
-    long const before = allocations.load(std::memory_order_relaxed);
-    for (auto _ : state) benchmark::DoNotOptimize(run());
-    long const allocs = allocations.load(std::memory_order_relaxed) - before;
-    auto const items = static_cast<std::int64_t>(state.iterations()) * items_per_run;
-    state.SetItemsProcessed(items);
-    state.counters["allocs_per_item"] = static_cast<double>(allocs) / static_cast<double>(items);
 }
 
 std::uint64_t run_asio(asio::io_context& io, asio::awaitable<std::uint64_t> work) {

@@ -7,6 +7,8 @@
 // operator new calls per item during the timed loop.
 #include <asyncpat/task.hpp>
 
+#include "bench_support.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -21,24 +23,8 @@
 #include <utility>
 
 namespace {
-std::atomic<long> allocations{0};
-}  // namespace
 
-// Replacements kept out of line: inlined, GCC pairs the free() below with the operator new
-// it sees at the call site and warns (-Wmismatched-new-delete).
-[[gnu::noinline]] void* operator new(std::size_t size) {
-    allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-
-namespace {
+using asyncpat_bench::measure;
 
 constexpr int awaits_per_run = 1'000'000;
 constexpr int spawns_per_run = 100'000;
@@ -183,17 +169,6 @@ driver opaque_loop(int n, long* out) {
     *out = sum;
 }
 }  // namespace floor
-
-template <typename Run>
-void measure(benchmark::State& state, int items_per_run, Run run) {
-    run();  // warm up caches and recycling allocators
-    long const before = allocations.load(std::memory_order_relaxed);
-    for (auto _ : state) benchmark::DoNotOptimize(run());
-    long const allocs = allocations.load(std::memory_order_relaxed) - before;
-    auto const items = static_cast<std::int64_t>(state.iterations()) * items_per_run;
-    state.SetItemsProcessed(items);
-    state.counters["allocs_per_item"] = static_cast<double>(allocs) / static_cast<double>(items);
-}
 
 // Both sides are started the same way (a completion callback) and driven by io_context::run.
 long run_asio(asio::io_context& io, asio::awaitable<long> work) {

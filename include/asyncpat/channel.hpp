@@ -307,7 +307,7 @@ public:
     }
 
     // A parked send or reserve was cancelled: true if it was still waiting (now removed).
-    bool cancel_send(send_waiter& w) {
+    bool cancel(send_waiter& w) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!w.linked) return false;
         senders_waiting_.erase(&w);
@@ -371,7 +371,7 @@ public:
 
     // A parked receive was cancelled: true if it was still waiting (now removed). A receive
     // that was already handed a value keeps it: the cancellation came too late to lose it.
-    bool cancel_receive(receive_waiter& w) {
+    bool cancel(receive_waiter& w) {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!w.linked) return false;
         receivers_waiting_.erase(&w);
@@ -499,6 +499,65 @@ inline bool arm_cancellation(task_context* context, task_context::hook_function 
     context->set_hook(hook, awaiter);
     return true;
 }
+
+// The protocol every channel awaiter follows. It installs the awaiting task's cancellation
+// hook (or finds the task cancelled already), parks through Derived::start (which tries the
+// operation under the channel lock and parks only if it must), and on resumption removes the
+// hook. A waiter whose frame is destroyed while parked (executor shutdown) leaves the queue.
+//
+// Derived provides `bool start(std::coroutine_handle<>, task_context*)` (true: parked) and
+// `void cancelled_early()`, and calls finish() first thing in await_resume.
+template <typename Derived, typename T, typename Waiter>
+class channel_awaiter {
+public:
+    channel_awaiter(const channel_awaiter&) = delete;
+    channel_awaiter& operator=(const channel_awaiter&) = delete;
+    // `parked_` is set before publishing and cleared on resumption, so it is only true here
+    // when the frame is destroyed while parked.
+    ~channel_awaiter() {
+        if (parked_) state_->cancel(waiter_);
+    }
+
+    bool await_ready() const noexcept { return false; }
+
+    template <typename Promise>
+    bool await_suspend(std::coroutine_handle<Promise> caller) {
+        static_assert(context_promise<Promise>,
+                      "channel operations can only be awaited inside asyncpat coroutines");
+        task_context* context = caller.promise().context();
+        if (!arm_cancellation(context, &on_cancel, this)) {
+            static_cast<Derived*>(this)->cancelled_early();
+            return false;
+        }
+        armed_ = context;
+        parked_ = true;
+        // Once parked, another thread may resume this coroutine: touch nothing after true.
+        if (static_cast<Derived*>(this)->start(caller, context)) return true;
+        parked_ = false;
+        return false;
+    }
+
+protected:
+    explicit channel_awaiter(std::shared_ptr<channel_state<T>> state) noexcept
+        : state_(std::move(state)) {}
+
+    void finish() noexcept {
+        parked_ = false;
+        if (armed_) armed_->clear_hook();
+    }
+
+    std::shared_ptr<channel_state<T>> state_;
+    Waiter waiter_;
+
+private:
+    static void on_cancel(void* self, asio::cancellation_type) {
+        auto* a = static_cast<channel_awaiter*>(self);
+        if (a->state_->cancel(a->waiter_)) a->waiter_.wake();
+    }
+
+    task_context* armed_ = nullptr;
+    bool parked_ = false;
+};
 
 }  // namespace detail
 
@@ -652,112 +711,55 @@ private:
 };
 
 template <typename T>
-class sender<T>::send_awaiter {
+class sender<T>::send_awaiter
+    : public detail::channel_awaiter<send_awaiter, T,
+                                     typename detail::channel_state<T>::send_waiter> {
 public:
     send_awaiter(std::shared_ptr<detail::channel_state<T>> state, T value)
-        : state_(std::move(state)), value_(std::move(value)) {}
-
-    send_awaiter(const send_awaiter&) = delete;
-    send_awaiter& operator=(const send_awaiter&) = delete;
-    // Destroyed while parked (its frame is destroyed without being resumed, at executor
-    // shutdown): leave the queue. `parked_` is set before publishing and cleared on resumption,
-    // so it is only true here in that case.
-    ~send_awaiter() {
-        if (parked_) state_->cancel_send(waiter_);
-    }
-
-    bool await_ready() const noexcept { return false; }
-
-    template <typename Promise>
-    bool await_suspend(std::coroutine_handle<Promise> caller) {
-        static_assert(detail::context_promise<Promise>,
-                      "channel operations can only be awaited inside asyncpat coroutines");
-        detail::task_context* context = caller.promise().context();
-        if (!detail::arm_cancellation(context, &on_cancel, this)) {
-            waiter_.error = asio::error::operation_aborted;
-            waiter_.done = true;
-            return false;
-        }
-        armed_ = context;
-        waiter_.value = &value_;
-        parked_ = true;
-        // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (state_->send_or_park(waiter_, caller, context)) return true;
-        parked_ = false;
-        return false;
-    }
+        : send_awaiter::channel_awaiter(std::move(state)), value_(std::move(value)) {}
 
     void await_resume() {
-        parked_ = false;
-        if (armed_) armed_->clear_hook();
-        if (waiter_.error) throw send_error<T>(waiter_.error, std::move(value_));
+        this->finish();
+        if (this->waiter_.error) throw send_error<T>(this->waiter_.error, std::move(value_));
     }
 
 private:
-    static void on_cancel(void* self, asio::cancellation_type) {
-        auto* a = static_cast<send_awaiter*>(self);
-        if (a->state_->cancel_send(a->waiter_)) a->waiter_.wake();
+    friend class send_awaiter::channel_awaiter;
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+        this->waiter_.value = &value_;
+        return this->state_->send_or_park(this->waiter_, caller, context);
+    }
+    void cancelled_early() noexcept {
+        this->waiter_.error = asio::error::operation_aborted;
+        this->waiter_.done = true;
     }
 
-    std::shared_ptr<detail::channel_state<T>> state_;
     T value_;
-    typename detail::channel_state<T>::send_waiter waiter_;
-    detail::task_context* armed_ = nullptr;
-    bool parked_ = false;
 };
 
 template <typename T>
-class sender<T>::reserve_awaiter {
+class sender<T>::reserve_awaiter
+    : public detail::channel_awaiter<reserve_awaiter, T,
+                                     typename detail::channel_state<T>::send_waiter> {
 public:
     explicit reserve_awaiter(std::shared_ptr<detail::channel_state<T>> state)
-        : state_(std::move(state)) {}
-
-    reserve_awaiter(const reserve_awaiter&) = delete;
-    reserve_awaiter& operator=(const reserve_awaiter&) = delete;
-    // Destroyed while parked (its frame is destroyed without being resumed, at executor
-    // shutdown): leave the queue. `parked_` is set before publishing and cleared on resumption,
-    // so it is only true here in that case.
-    ~reserve_awaiter() {
-        if (parked_) state_->cancel_send(waiter_);
-    }
-
-    bool await_ready() const noexcept { return false; }
-
-    template <typename Promise>
-    bool await_suspend(std::coroutine_handle<Promise> caller) {
-        static_assert(detail::context_promise<Promise>,
-                      "channel operations can only be awaited inside asyncpat coroutines");
-        detail::task_context* context = caller.promise().context();
-        if (!detail::arm_cancellation(context, &on_cancel, this)) {
-            waiter_.error = asio::error::operation_aborted;
-            waiter_.done = true;
-            return false;
-        }
-        armed_ = context;
-        parked_ = true;
-        // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (state_->send_or_park(waiter_, caller, context)) return true;
-        parked_ = false;
-        return false;
-    }
+        : reserve_awaiter::channel_awaiter(std::move(state)) {}
 
     permit<T> await_resume() {
-        parked_ = false;
-        if (armed_) armed_->clear_hook();
-        if (waiter_.error) throw std::system_error(waiter_.error);
-        return permit<T>{std::move(state_)};
+        this->finish();
+        if (this->waiter_.error) throw std::system_error(this->waiter_.error);
+        return permit<T>{std::move(this->state_)};
     }
 
 private:
-    static void on_cancel(void* self, asio::cancellation_type) {
-        auto* a = static_cast<reserve_awaiter*>(self);
-        if (a->state_->cancel_send(a->waiter_)) a->waiter_.wake();
+    friend class reserve_awaiter::channel_awaiter;
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+        return this->state_->send_or_park(this->waiter_, caller, context);
     }
-
-    std::shared_ptr<detail::channel_state<T>> state_;
-    typename detail::channel_state<T>::send_waiter waiter_;
-    detail::task_context* armed_ = nullptr;
-    bool parked_ = false;
+    void cancelled_early() noexcept {
+        this->waiter_.error = asio::error::operation_aborted;
+        this->waiter_.done = true;
+    }
 };
 
 /// The receiving side of a channel. Copying a receiver adds a receiver (MPMC: each value goes
@@ -865,122 +867,62 @@ private:
 };
 
 template <typename T>
-class receiver<T>::receive_awaiter {
+class receiver<T>::receive_awaiter
+    : public detail::channel_awaiter<receive_awaiter, T,
+                                     typename detail::channel_state<T>::receive_waiter> {
 public:
     explicit receive_awaiter(std::shared_ptr<detail::channel_state<T>> state)
-        : state_(std::move(state)) {}
-
-    receive_awaiter(const receive_awaiter&) = delete;
-    receive_awaiter& operator=(const receive_awaiter&) = delete;
-    // Destroyed while parked (its frame is destroyed without being resumed, at executor
-    // shutdown): leave the queue. `parked_` is set before publishing and cleared on resumption,
-    // so it is only true here in that case.
-    ~receive_awaiter() {
-        if (parked_) state_->cancel_receive(waiter_);
-    }
-
-    bool await_ready() const noexcept { return false; }
-
-    template <typename Promise>
-    bool await_suspend(std::coroutine_handle<Promise> caller) {
-        static_assert(detail::context_promise<Promise>,
-                      "channel operations can only be awaited inside asyncpat coroutines");
-        detail::task_context* context = caller.promise().context();
-        if (!detail::arm_cancellation(context, &on_cancel, this)) {
-            waiter_.cancelled = true;
-            return false;
-        }
-        armed_ = context;
-        parked_ = true;
-        // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (state_->receive_or_park(waiter_, caller, context)) return true;
-        parked_ = false;
-        return false;
-    }
+        : receive_awaiter::channel_awaiter(std::move(state)) {}
 
     std::optional<T> await_resume() {
-        parked_ = false;
-        if (armed_) armed_->clear_hook();
-        if (waiter_.value) return std::move(waiter_.value);
-        if (waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
+        this->finish();
+        if (this->waiter_.value) return std::move(this->waiter_.value);
+        if (this->waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
         return std::nullopt;
     }
 
 private:
-    static void on_cancel(void* self, asio::cancellation_type) {
-        auto* a = static_cast<receive_awaiter*>(self);
-        if (a->state_->cancel_receive(a->waiter_)) a->waiter_.wake();
+    friend class receive_awaiter::channel_awaiter;
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+        return this->state_->receive_or_park(this->waiter_, caller, context);
     }
-
-    std::shared_ptr<detail::channel_state<T>> state_;
-    typename detail::channel_state<T>::receive_waiter waiter_;
-    detail::task_context* armed_ = nullptr;
-    bool parked_ = false;
+    void cancelled_early() noexcept { this->waiter_.cancelled = true; }
 };
 
 template <typename T>
 template <typename Container>
-class receiver<T>::receive_many_awaiter {
+class receiver<T>::receive_many_awaiter
+    : public detail::channel_awaiter<receive_many_awaiter<Container>, T,
+                                     typename detail::channel_state<T>::receive_waiter> {
 public:
     receive_many_awaiter(std::shared_ptr<detail::channel_state<T>> state, Container& out,
                          std::size_t max)
-        : state_(std::move(state)), out_(&out), max_(max) {}
+        : receive_many_awaiter::channel_awaiter(std::move(state)), out_(&out), max_(max) {}
 
-    receive_many_awaiter(const receive_many_awaiter&) = delete;
-    receive_many_awaiter& operator=(const receive_many_awaiter&) = delete;
-    // Destroyed while parked (its frame is destroyed without being resumed, at executor
-    // shutdown): leave the queue. `parked_` is set before publishing and cleared on resumption,
-    // so it is only true here in that case.
-    ~receive_many_awaiter() {
-        if (parked_) state_->cancel_receive(waiter_);
-    }
-
-    bool await_ready() const noexcept { return false; }
-
-    template <typename Promise>
-    bool await_suspend(std::coroutine_handle<Promise> caller) {
-        static_assert(detail::context_promise<Promise>,
-                      "channel operations can only be awaited inside asyncpat coroutines");
-        if (max_ == 0) return false;
-        detail::task_context* context = caller.promise().context();
-        if (!detail::arm_cancellation(context, &on_cancel, this)) {
-            waiter_.cancelled = true;
-            return false;
-        }
-        armed_ = context;
-        parked_ = true;
-        // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (state_->receive_many_or_park(waiter_, *out_, max_, taken_, caller, context))
-            return true;
-        parked_ = false;
-        return false;
-    }
+    bool await_ready() const noexcept { return max_ == 0; }
 
     std::size_t await_resume() {
-        parked_ = false;
-        if (armed_) armed_->clear_hook();
-        if (waiter_.value) {
+        this->finish();
+        if (this->waiter_.value) {
             // Woken with one value handed over; take what else is queued now.
-            out_->push_back(std::move(*waiter_.value));
-            return 1 + state_->try_receive_many(*out_, max_ - 1);
+            out_->push_back(std::move(*this->waiter_.value));
+            return 1 + this->state_->try_receive_many(*out_, max_ - 1);
         }
-        if (waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
+        if (this->waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
         return taken_;
     }
 
 private:
-    static void on_cancel(void* self, asio::cancellation_type) {
-        auto* a = static_cast<receive_many_awaiter*>(self);
-        if (a->state_->cancel_receive(a->waiter_)) a->waiter_.wake();
+    friend class receive_many_awaiter::channel_awaiter;
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+        return this->state_->receive_many_or_park(this->waiter_, *out_, max_, taken_, caller,
+                                                  context);
     }
+    void cancelled_early() noexcept { this->waiter_.cancelled = true; }
 
-    std::shared_ptr<detail::channel_state<T>> state_;
     Container* out_;
     std::size_t max_;
     std::size_t taken_ = 0;
-    typename detail::channel_state<T>::receive_waiter waiter_;
-    detail::task_context* armed_ = nullptr;
-    bool parked_ = false;
 };
 
 /// Creates a bounded channel for `capacity` values (at least 1) and returns its first sender and

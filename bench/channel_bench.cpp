@@ -2,11 +2,9 @@
 // use_awaitable) in the same binary. Items = messages.
 // Copyright (c) 2026 the asyncpat developers
 // SPDX-License-Identifier: BSL-1.0
-//
-// First part of issue #3: the single-threaded workloads. The channel core is still the
-// mutex-protected one; these figures are the baseline the lock-free core must beat.
 #include <asyncpat/channel.hpp>
 
+#include <asyncpat/oneshot.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
 
@@ -15,14 +13,20 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/channel.hpp>
+#include <asio/experimental/concurrent_channel.hpp>
 #include <asio/io_context.hpp>
 #include <asio/use_awaitable.hpp>
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
+#include <mutex>
 #include <new>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -32,6 +36,11 @@ constexpr int messages = 1'000'000;
 constexpr int pingpong_rounds = 200'000;  // 2 messages each
 
 using asio_channel = asio::experimental::channel<void(std::error_code, std::uint64_t)>;
+using asio_concurrent_channel =
+    asio::experimental::concurrent_channel<void(std::error_code, std::uint64_t)>;
+constexpr int mpsc_producers = 4;
+constexpr int oneshot_rounds = 100'000;
+constexpr int bridge_messages = 200'000;
 
 // ---- asyncpat
 
@@ -156,9 +165,214 @@ void BM_channel_pingpong_1thread_asio(benchmark::State& state) {
             [&] { return run_asio(io, pingpong_asio(pingpong_rounds)); });
 }
 
+// ---- two threads: producer and consumer each on their own io_context and thread
+
+asyncpat::task<void> consume_into(asyncpat::receiver<std::uint64_t> rx, std::uint64_t& sum) {
+    sum = co_await consume(std::move(rx));
+}
+
+// Runs each io_context on its own thread until it runs out of work.
+void run_on_threads(std::vector<asio::io_context*> contexts) {
+    std::vector<std::thread> threads;
+    for (auto* io : contexts) {
+        io->restart();
+        threads.emplace_back([io] { io->run(); });
+    }
+    for (auto& t : threads) t.join();
+}
+
+std::uint64_t spsc_2threads_asyncpat(asio::io_context& producer_io, asio::io_context& consumer_io,
+                                     int n) {
+    auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
+    asyncpat::spawn(producer_io, produce(std::move(tx), n)).detach();
+    std::uint64_t sum = 0;
+    asyncpat::spawn(consumer_io, consume_into(std::move(rx), sum)).detach();
+    run_on_threads({&producer_io, &consumer_io});
+    return sum;
+}
+
+asio::awaitable<void> produce_concurrent(asio_concurrent_channel& ch, int n) {
+    for (int i = 0; i < n; ++i)
+        co_await ch.async_send(std::error_code{}, static_cast<std::uint64_t>(i),
+                               asio::use_awaitable);
+}
+
+asio::awaitable<void> consume_concurrent(asio_concurrent_channel& ch, int n, std::uint64_t& sum) {
+    for (int i = 0; i < n; ++i) sum += co_await ch.async_receive(asio::use_awaitable);
+}
+
+std::uint64_t spsc_2threads_asio(asio::io_context& producer_io, asio::io_context& consumer_io,
+                                 int producers, int n) {
+    asio_concurrent_channel ch(consumer_io, 1024);
+    std::uint64_t sum = 0;
+    for (int p = 0; p < producers; ++p)
+        asio::co_spawn(producer_io, produce_concurrent(ch, n / producers), asio::detached);
+    asio::co_spawn(consumer_io, consume_concurrent(ch, n, sum), asio::detached);
+    run_on_threads({&producer_io, &consumer_io});
+    return sum;
+}
+
+// The hand-rolled peer: a bounded queue under a mutex with two condition variables, between two
+// plain threads.
+class mutex_queue {
+public:
+    explicit mutex_queue(std::size_t capacity) : capacity_(capacity) {}
+    void push(std::uint64_t v) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        not_full_.wait(lock, [&] { return items_.size() < capacity_; });
+        items_.push_back(v);
+        lock.unlock();
+        not_empty_.notify_one();
+    }
+    std::uint64_t pop() {
+        std::unique_lock<std::mutex> lock(mutex_);
+        not_empty_.wait(lock, [&] { return !items_.empty(); });
+        std::uint64_t const v = items_.front();
+        items_.pop_front();
+        lock.unlock();
+        not_full_.notify_one();
+        return v;
+    }
+
+private:
+    std::size_t capacity_;
+    std::mutex mutex_;
+    std::condition_variable not_full_;
+    std::condition_variable not_empty_;
+    std::deque<std::uint64_t> items_;
+};
+
+std::uint64_t spsc_2threads_mutex_queue(int n) {
+    mutex_queue queue(1024);
+    std::thread producer([&] {
+        for (int i = 0; i < n; ++i) queue.push(static_cast<std::uint64_t>(i));
+    });
+    std::uint64_t sum = 0;
+    for (int i = 0; i < n; ++i) sum += queue.pop();
+    producer.join();
+    return sum;
+}
+
+std::uint64_t mpsc_asyncpat(asio::io_context& producer_io, asio::io_context& consumer_io, int n) {
+    auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
+    for (int p = 0; p < mpsc_producers; ++p)
+        asyncpat::spawn(producer_io, produce(tx, n / mpsc_producers)).detach();
+    tx = {};
+    std::uint64_t sum = 0;
+    asyncpat::spawn(consumer_io, consume_into(std::move(rx), sum)).detach();
+    run_on_threads({&producer_io, &consumer_io});
+    return sum;
+}
+
+void BM_channel_spsc_2threads_asyncpat(benchmark::State& state) {
+    asio::io_context a(1), b(1);
+    measure(state, messages, [&] { return spsc_2threads_asyncpat(a, b, messages); });
+}
+
+void BM_channel_spsc_2threads_asio(benchmark::State& state) {
+    asio::io_context a(1), b(1);
+    measure(state, messages, [&] { return spsc_2threads_asio(a, b, 1, messages); });
+}
+
+void BM_channel_spsc_2threads_mutex_queue(benchmark::State& state) {
+    measure(state, messages, [&] { return spsc_2threads_mutex_queue(messages); });
+}
+
+void BM_channel_mpsc_4producers_2threads_asyncpat(benchmark::State& state) {
+    asio::io_context a(1), b(1);
+    measure(state, messages, [&] { return mpsc_asyncpat(a, b, messages); });
+}
+
+void BM_channel_mpsc_4producers_2threads_asio(benchmark::State& state) {
+    asio::io_context a(1), b(1);
+    measure(state, messages, [&] { return spsc_2threads_asio(a, b, mpsc_producers, messages); });
+}
+
+// ---- oneshot round trip: spawn a task that sends one value, await the value
+
+asyncpat::task<void> send_once(asyncpat::oneshot_sender<std::uint64_t> tx, std::uint64_t v) {
+    (void)tx.send(std::move(v));
+    co_return;
+}
+
+asyncpat::task<std::uint64_t> oneshot_asyncpat(int rounds) {
+    auto ex = co_await asyncpat::this_task::executor;
+    std::uint64_t sum = 0;
+    for (int i = 0; i < rounds; ++i) {
+        auto [tx, rx] = asyncpat::make_oneshot<std::uint64_t>();
+        asyncpat::spawn(ex, send_once(std::move(tx), static_cast<std::uint64_t>(i))).detach();
+        sum += co_await rx;
+    }
+    co_return sum;
+}
+
+asio::awaitable<void> send_once_asio(std::shared_ptr<asio_channel> ch, std::uint64_t v) {
+    co_await ch->async_send(std::error_code{}, v, asio::use_awaitable);
+}
+
+asio::awaitable<std::uint64_t> oneshot_asio(int rounds) {
+    auto ex = co_await asio::this_coro::executor;
+    std::uint64_t sum = 0;
+    for (int i = 0; i < rounds; ++i) {
+        auto ch = std::make_shared<asio_channel>(ex, 1);
+        asio::co_spawn(ex, send_once_asio(ch, static_cast<std::uint64_t>(i)), asio::detached);
+        sum += co_await ch->async_receive(asio::use_awaitable);
+    }
+    co_return sum;
+}
+
+void BM_oneshot_roundtrip_asyncpat(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, oneshot_rounds,
+            [&] { return asyncpat::sync_wait(io, oneshot_asyncpat(oneshot_rounds)); });
+}
+
+void BM_oneshot_roundtrip_asio(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, oneshot_rounds, [&] { return run_asio(io, oneshot_asio(oneshot_rounds)); });
+}
+
+// ---- both sides written as asio::awaitable, through the async_* forms
+
+asio::awaitable<void> produce_bridge(asyncpat::sender<std::uint64_t> tx, int n) {
+    for (int i = 0; i < n; ++i)
+        co_await tx.async_send(static_cast<std::uint64_t>(i), asio::use_awaitable);
+}
+
+asio::awaitable<std::uint64_t> spsc_bridge_asyncpat(int n) {
+    auto ex = co_await asio::this_coro::executor;
+    auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
+    asio::co_spawn(ex, produce_bridge(std::move(tx), n), asio::detached);
+    std::uint64_t sum = 0;
+    while (auto v = co_await rx.async_receive(asio::use_awaitable)) sum += *v;
+    co_return sum;
+}
+
+void BM_channel_spsc_awaitable_bridge_asyncpat(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, bridge_messages,
+            [&] { return run_asio(io, spsc_bridge_asyncpat(bridge_messages)); });
+}
+
+void BM_channel_spsc_awaitable_bridge_asio(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, bridge_messages, [&] { return run_asio(io, spsc_asio(bridge_messages)); });
+}
+
 }  // namespace
 
 BENCHMARK(BM_channel_spsc_1thread_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_1thread_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asio)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_spsc_2threads_asyncpat)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_channel_spsc_2threads_asio)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_channel_spsc_2threads_mutex_queue)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_channel_mpsc_4producers_2threads_asyncpat)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_channel_mpsc_4producers_2threads_asio)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_oneshot_roundtrip_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_oneshot_roundtrip_asio)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_spsc_awaitable_bridge_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_spsc_awaitable_bridge_asio)->Unit(benchmark::kMillisecond);

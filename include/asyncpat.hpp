@@ -9,6 +9,7 @@
 #include <asyncpat/combinators.hpp>
 #include <asyncpat/config.hpp>
 #include <asyncpat/error.hpp>
+#include <asyncpat/oneshot.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
 #include <asyncpat/task_group.hpp>

@@ -13,14 +13,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace asyncpat {
@@ -52,45 +55,43 @@ namespace detail {
 
 // A parked operation's way back: its coroutine, its tree's context, and one unit of outstanding
 // work on that executor while it is parked (so an io_context does not run out of work while a
-// receive waits for a sender on another thread). The work travels with the resumption.
+// receive waits for a sender on another thread).
 struct channel_waiter {
     std::coroutine_handle<> handle;
     task_context* context = nullptr;
     channel_waiter* next = nullptr;
     channel_waiter* prev = nullptr;
     channel_waiter* ready_next = nullptr;  // the list of waiters to wake after unlocking
-    std::optional<asio::executor_work_guard<any_executor>> work;
+    parked_work work;
     bool linked = false;
 
     void park(std::coroutine_handle<> h, task_context* c) {
+        work = parked_work(*c);
         handle = h;
         context = c;
-        work.emplace(c->get_executor());
     }
 
-    struct resumption {
-        resume_handler resume;
-        asio::executor_work_guard<any_executor> work;
-        void operator()() { resume(); }
-    };
-
-    // Posts the resumption; after this the waiter's frame may be gone at any moment.
-    void wake() noexcept {
-        task_context* c = context;
-        try {
-            c->post(resumption{resume_handler{handle, c}, std::move(*work)});
-        } catch (...) {  // out of memory: the coroutine can never resume
-            c->root().abandon();
-        }
-    }
+    // Resumes the waiter; after this its frame may be gone at any moment.
+    void wake() noexcept { detail::wake(handle, *context, std::move(work)); }
 };
+
+// Why a send or reserve failed (kept as a byte in the waiter, not a std::error_code, whose
+// construction calls into the runtime on every operation).
+enum class send_failure : unsigned char { none, closed, cancelled };
+inline std::error_code make_error_code(send_failure failure) noexcept {
+    switch (failure) {
+        case send_failure::none: break;
+        case send_failure::closed: return asyncpat::make_error_code(errc::channel_closed);
+        case send_failure::cancelled: return asio::error::operation_aborted;
+    }
+    return {};
+}
 
 // A FIFO of parked waiters, linked through the waiters themselves (no allocation).
 template <typename Waiter>
 class waiter_list {
 public:
     bool empty() const noexcept { return head_ == nullptr; }
-    Waiter* front() const noexcept { return head_; }
 
     void push_back(Waiter* w) noexcept {
         w->next = nullptr;
@@ -102,6 +103,7 @@ public:
         tail_ = w;
         w->linked = true;
     }
+    Waiter* front() const noexcept { return head_; }
     Waiter* pop_front() noexcept {
         Waiter* w = head_;
         if (w) erase(w);
@@ -125,80 +127,85 @@ private:
     Waiter* tail_ = nullptr;
 };
 
-// A ring of `capacity` slots holding constructed Ts between head and head + size.
-template <typename T>
-class ring {
-public:
-    explicit ring(std::size_t capacity)
-        : slots_(static_cast<storage*>(::operator new(sizeof(storage) * capacity))),
-          capacity_(capacity) {}
-    ring(const ring&) = delete;
-    ring& operator=(const ring&) = delete;
-    ~ring() {
-        clear();
-        ::operator delete(slots_);
-    }
-
-    std::size_t size() const noexcept { return size_; }
-    bool empty() const noexcept { return size_ == 0; }
-
-    template <typename U>
-    void push(U&& value) {
-        std::size_t const index = (head_ + size_) % capacity_;
-        new (&slots_[index]) T(std::forward<U>(value));
-        ++size_;
-    }
-    T pop() {
-        T* slot = std::launder(reinterpret_cast<T*>(&slots_[head_]));
-        T value(std::move(*slot));
-        slot->~T();
-        head_ = (head_ + 1) % capacity_;
-        --size_;
-        return value;
-    }
-    void clear() noexcept {
-        while (size_ != 0) {
-            std::launder(reinterpret_cast<T*>(&slots_[head_]))->~T();
-            head_ = (head_ + 1) % capacity_;
-            --size_;
+// Waiters unlinked (and completed) under the lock, to be woken after unlocking. Linked through
+// their own `ready_next`, not the queue links: a cancellation hook may look at the queue links
+// (under the lock) while this list is walked (without it).
+struct wake_list {
+    channel_waiter* head = nullptr;
+    wake_list() = default;
+    wake_list(const wake_list&) = delete;
+    wake_list& operator=(const wake_list&) = delete;
+    ~wake_list() {
+        while (channel_waiter* w = head) {
+            head = w->ready_next;  // read before waking: after wake() w may be gone
+            w->wake();
         }
     }
-
-private:
-    struct storage {
-        alignas(T) unsigned char bytes[sizeof(T)];
-    };
-    storage* slots_;
-    std::size_t capacity_;
-    std::size_t head_ = 0;
-    std::size_t size_ = 0;
+    void push(channel_waiter* w) noexcept {
+        w->ready_next = head;
+        head = w;
+    }
 };
 
 // The shared state of one channel.
 //
-// Invariants (under mutex_):
-// - queued + reserved <= capacity, where queued = buffer_.size() and reserved counts permits
-//   handed out and not yet used or dropped;
-// - receivers_waiting is non-empty only when nothing is queued;
-// - senders_waiting is non-empty only when there is no room (queued + reserved == capacity);
-// - a waiter is completed (value handed over, or failed) exactly once, by whoever unlinks it:
-//   the peer that serves it, close(), or its cancellation hook. Only the one that unlinked it
-//   wakes it, and only after unlocking.
+// The buffer is a ring of `capacity` cells, each with a stamp (Vyukov's bounded queue, with
+// crossbeam's lap encoding so that any capacity works without a division). A stamp is
+// lap * one_lap + index. A cell whose stamp equals the tail stamp is free for that lap; a
+// producer claims it by advancing `tail_` with a CAS, writes the value, and publishes it by
+// storing stamp + 1. A consumer claims a published cell by advancing `head_` with a CAS, moves
+// the value out, and frees the cell for the next lap by storing stamp + one_lap. So a send or a
+// receive that need not wait costs one CAS and touches no lock.
+//
+// Everything else runs under `lock_`: parking, hand-off to a parked receiver, permits, close.
+// The fast paths learn that they must take the slow path from flag bits kept in the same word
+// they CAS, so a flag set by a parking operation and a claim by a fast operation are ordered by
+// that word's modification order, and no wake-up is lost:
+// - tail_ = tail stamp << 2 | receivers_waiting | senders_slow
+//   receivers_waiting: a receiver is parked (set only while the ring is empty; producers then
+//   hand values to parked receivers directly, under the lock).
+//   senders_slow: producers must take the lock: the channel is closed, permits are out (their
+//   room is only counted under the lock), or senders are parked (no barging past them).
+// - head_ = head stamp << 1 | senders_waiting
+//   senders_waiting: a send or reserve is parked for room; a consumer that frees a cell takes
+//   the lock afterwards and moves parked senders in.
+//
+// Invariants (under lock_): room = capacity - queued - reserved >= 0, where queued counts
+// claimed cells (tail position - head position); parked senders exist only while room == 0;
+// parked receivers exist only while queued == 0; a waiter is completed exactly once, by whoever
+// unlinks it (the peer that serves it, close(), or its cancellation hook), which also wakes it
+// after unlocking.
 template <typename T>
 class channel_state {
+    static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
+                  "asyncpat channels need element types that are nothrow move constructible and "
+                  "nothrow destructible (values move through a lock-free ring)");
+
 public:
     struct receive_waiter : channel_waiter {
-        std::optional<T> value;  // handed over by a sender; empty: closed and drained
+        std::optional<T> value;  // handed over by a sender, or taken at once
         bool cancelled = false;
     };
     // A waiting send (carries its value) or reserve (carries none).
     struct send_waiter : channel_waiter {
         T* value = nullptr;  // the value to send, in the waiting frame; null for reserve()
-        std::error_code error;
-        bool done = false;
+        send_failure error = send_failure::none;
     };
 
-    explicit channel_state(std::size_t capacity) : buffer_(capacity), capacity_(capacity) {}
+    explicit channel_state(std::size_t capacity)
+        : capacity_(capacity),
+          one_lap_(std::bit_ceil(static_cast<std::uint64_t>(capacity) + 1)),
+          lap_shift_(static_cast<unsigned>(std::countr_zero(one_lap_))),
+          cells_(new cell[capacity]) {
+        for (std::size_t i = 0; i < capacity; ++i)
+            cells_[i].stamp.store(i, std::memory_order_relaxed);
+    }
+    channel_state(const channel_state&) = delete;
+    channel_state& operator=(const channel_state&) = delete;
+    ~channel_state() {
+        std::optional<T> value;
+        while (pop(value) != popped::empty) value.reset();
+    }
 
     std::size_t capacity() const noexcept { return capacity_; }
 
@@ -206,288 +213,461 @@ public:
 
     void add_sender() noexcept { senders_.fetch_add(1, std::memory_order_relaxed); }
     void add_receiver() noexcept { receivers_.fetch_add(1, std::memory_order_relaxed); }
-    void drop_sender() {
+    void drop_sender() noexcept {
         if (senders_.fetch_sub(1, std::memory_order_acq_rel) == 1) close();
     }
-    void drop_receiver() {
-        if (receivers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            // Nobody can receive any more: queued values are destroyed, and every pending and
-            // later send fails with its value handed back.
-            std::unique_lock<std::mutex> lock(mutex_);
+    void drop_receiver() noexcept {
+        if (receivers_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        // Nobody can receive any more: every pending and later send fails with its value
+        // handed back, and what is queued is destroyed (outside the lock: a value's destructor
+        // may use this channel).
+        {
+            wake_list ready;
+            std::lock_guard<spin_lock> guard(lock_);
             no_receivers_ = true;
-            buffer_.clear();
-            close_locked(lock);
+            close_locked(ready);
         }
+        std::optional<T> value;
+        while (pop_settled(value)) value.reset();
     }
 
-    // ---- close
+    // ---- close and observers
 
-    void close() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        close_locked(lock);
+    void close() noexcept {
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
+        close_locked(ready);
     }
 
-    bool is_closed() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return closed_;
+    bool is_closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+    std::size_t size() const noexcept {
+        std::uint64_t const head = position(head_.load(std::memory_order_acquire) >> 1);
+        std::uint64_t const tail = position(tail_.load(std::memory_order_acquire) >> 2);
+        return tail > head ? static_cast<std::size_t>(tail - head) : 0;
     }
-    std::size_t size() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return buffer_.size();
+    std::uint64_t sent() const noexcept {
+        return position(tail_.load(std::memory_order_acquire) >> 2) +
+               handed_over_.load(std::memory_order_relaxed);
     }
-
-    std::uint64_t sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
-    std::uint64_t received() const noexcept { return received_.load(std::memory_order_relaxed); }
+    std::uint64_t received() const noexcept {
+        return position(head_.load(std::memory_order_acquire) >> 1) +
+               handed_over_.load(std::memory_order_relaxed);
+    }
     std::size_t high_watermark() const noexcept {
-        return high_watermark_.load(std::memory_order_relaxed);
+        return static_cast<std::size_t>(high_watermark_.load(std::memory_order_relaxed));
     }
 
     // ---- sending
 
-    // Sends `value` (moved from only on success). Wakes the receiver it hands the value to.
-    std::error_code try_send(T& value) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (closed_) return make_error_code(errc::channel_closed);
-        if (!has_room()) return make_error_code(errc::channel_full);
-        deliver_locked(lock, value);
-        return {};
+    // The fast path: queues `value` (moving from it) if that needs no lock. False: nothing
+    // happened, take the slow path.
+    bool push_fast(T& value) noexcept {
+        std::uint64_t word = tail_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (word & tail_flags) return false;
+            std::uint64_t const stamp = word >> 2;
+            cell& c = cells_[stamp & index_mask()];
+            std::uint64_t const cell_stamp = c.stamp.load(std::memory_order_acquire);
+            if (cell_stamp == stamp) {
+                if (tail_.compare_exchange_weak(word, next_stamp(stamp) << 2,
+                                                std::memory_order_acq_rel,
+                                                std::memory_order_relaxed)) {
+                    publish(c, stamp, value);
+                    return true;
+                }
+            } else if (cell_stamp + one_lap_ == stamp + 1) {
+                return false;  // full (or a receive is still moving the value out)
+            } else {
+                word = tail_.load(std::memory_order_relaxed);
+            }
+        }
     }
 
-    // Tries at once, else parks `w`. Returns true if `w` parked (it will be woken).
+    // Sends `value` (moved from only on success) without waiting: none, closed, or full.
+    enum class try_result { sent, closed, full };
+    try_result try_send(T& value) noexcept {
+        if (push_fast(value)) return try_result::sent;
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
+        if (closed_.load(std::memory_order_relaxed)) return try_result::closed;
+        if (senders_waiting_.empty() && deliver_locked(value, ready)) return try_result::sent;
+        return try_result::full;
+    }
+
+    // The slow path of send and reserve: completes `w` at once if it can (true), otherwise
+    // parks it (false; it will be woken).
     bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (closed_) {
-            w.error = make_error_code(errc::channel_closed);
-            w.done = true;
-            return false;
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
+        if (closed_.load(std::memory_order_relaxed)) {
+            w.error = send_failure::closed;
+            return true;
         }
-        if (has_room()) {
-            if (w.value)
-                deliver_locked(lock, *w.value);
-            else
-                ++reserved_;
-            w.done = true;
-            return false;
+        if (senders_waiting_.empty()) {
+            // Nobody is ahead of us: park only if there is no room. A send first just tries
+            // (a hand-off to a parked receiver needs nothing more); then producers are held on
+            // the slow path, so that no room appears unseen while we decide to park.
+            if (w.value && deliver_locked(*w.value, ready)) return true;
+            set_tail_flag(senders_slow);
+            for (;;) {
+                if (w.value ? deliver_locked(*w.value, ready) : reserve_locked()) {
+                    update_senders_slow_locked();
+                    return true;
+                }
+                // No room. Tell consumers that a sender waits, unless a receive freed a cell
+                // since we looked (then retry).
+                std::uint64_t head = head_.load(std::memory_order_acquire);
+                if (room_locked(head) != 0) continue;
+                if ((head & senders_waiting_flag) == 0 &&
+                    !head_.compare_exchange_strong(head, head | senders_waiting_flag,
+                                                   std::memory_order_acq_rel)) {
+                    continue;
+                }
+                break;
+            }
         }
         if (context->cancel_requested()) {
-            w.error = asio::error::operation_aborted;
-            w.done = true;
-            return false;
+            w.error = send_failure::cancelled;
+            update_waiting_flags_locked();
+            return true;
         }
         w.park(h, context);
         senders_waiting_.push_back(&w);
-        return true;
+        return false;
     }
 
-    std::error_code try_reserve() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (closed_) return make_error_code(errc::channel_closed);
-        if (!has_room()) return make_error_code(errc::channel_full);
-        ++reserved_;
-        return {};
+    std::error_code try_reserve() noexcept {
+        std::lock_guard<spin_lock> guard(lock_);
+        if (closed_.load(std::memory_order_relaxed)) return make_error_code(errc::channel_closed);
+        if (senders_waiting_.empty()) {
+            set_tail_flag(senders_slow);
+            if (reserve_locked()) return {};
+            update_senders_slow_locked();
+        }
+        return make_error_code(errc::channel_full);
     }
 
     // Uses a reserved slot (a permit) for `value`.
-    void send_reserved(T&& value) {
-        std::unique_lock<std::mutex> lock(mutex_);
+    void send_reserved(T& value) noexcept {
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
         --reserved_;
-        if (no_receivers_) {
-            // Nobody can ever receive it; the permit's value goes like the queued ones did.
-            wake_senders_for_room_locked(lock);
-            return;
-        }
-        deliver_locked(lock, value);
+        // A reserved slot always has room; if every receiver has gone, the value is dropped
+        // with the rest (the receiving side is gone, as for queued values).
+        if (!no_receivers_) deliver_locked(value, ready);
+        update_senders_slow_locked();
     }
 
     // A permit was dropped unused: its slot is free again.
-    void release_reserved() {
-        std::unique_lock<std::mutex> lock(mutex_);
+    void release_reserved() noexcept {
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
         --reserved_;
-        wake_senders_for_room_locked(lock);
+        admit_senders_locked(ready);
     }
 
     // A parked send or reserve was cancelled: true if it was still waiting (now removed).
-    bool cancel(send_waiter& w) {
-        std::lock_guard<std::mutex> lock(mutex_);
+    bool cancel(send_waiter& w) noexcept {
+        std::lock_guard<spin_lock> guard(lock_);
         if (!w.linked) return false;
         senders_waiting_.erase(&w);
-        w.error = asio::error::operation_aborted;
-        w.done = true;
+        w.error = send_failure::cancelled;
+        update_waiting_flags_locked();
         return true;
     }
 
     // ---- receiving
 
-    std::optional<T> try_receive(std::error_code& ec) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (!buffer_.empty()) {
-            ec = {};
-            return take_locked(lock);
+    enum class popped { empty, value, value_and_room_wanted };
+
+    // The fast path: moves the oldest published value into `out` if there is one.
+    // value_and_room_wanted: a sender is parked, call made_room().
+    popped pop(std::optional<T>& out) noexcept {
+        std::uint64_t word = head_.load(std::memory_order_relaxed);
+        for (;;) {
+            std::uint64_t const stamp = word >> 1;
+            cell& c = cells_[stamp & index_mask()];
+            std::uint64_t const cell_stamp = c.stamp.load(std::memory_order_acquire);
+            if (cell_stamp == stamp + 1) {
+                if (head_.compare_exchange_weak(
+                        word, (next_stamp(stamp) << 1) | (word & senders_waiting_flag),
+                        std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                    T* slot = c.get();
+                    out.emplace(std::move(*slot));
+                    slot->~T();
+                    c.stamp.store(stamp + one_lap_, std::memory_order_release);
+                    return (word & senders_waiting_flag) ? popped::value_and_room_wanted
+                                                         : popped::value;
+                }
+            } else if (cell_stamp == stamp) {
+                return popped::empty;  // empty, or a send is still writing
+            } else {
+                word = head_.load(std::memory_order_relaxed);
+            }
         }
-        ec = make_error_code(closed_ ? errc::channel_closed : errc::channel_empty);
+    }
+
+    // A receive freed a cell while senders were parked: move them in.
+    void made_room() noexcept {
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
+        admit_senders_locked(ready);
+    }
+
+    // Takes a value at once if one is queued (true), and if not, either finishes `w` (true:
+    // closed and drained, or cancelled) or parks it (false).
+    bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h, task_context* context) {
+        wake_list ready;
+        std::lock_guard<spin_lock> guard(lock_);
+        backoff wait;
+        for (;;) {
+            if (popped const p = pop(w.value); p != popped::empty) {
+                if (p == popped::value_and_room_wanted) admit_senders_locked(ready);
+                return true;
+            }
+            std::uint64_t tail = tail_.load(std::memory_order_acquire);
+            std::uint64_t const head = head_.load(std::memory_order_acquire);
+            if ((tail >> 2) != (head >> 1)) {  // a send is writing its cell: it will not be long
+                wait();
+                continue;
+            }
+            if (closed_.load(std::memory_order_relaxed)) return true;  // closed and drained
+            if (context->cancel_requested()) {
+                w.cancelled = true;
+                return true;
+            }
+            if ((tail & receivers_waiting_flag) == 0 &&
+                !tail_.compare_exchange_strong(tail, tail | receivers_waiting_flag,
+                                               std::memory_order_acq_rel)) {
+                continue;  // a send claimed a cell meanwhile
+            }
+            w.park(h, context);
+            receivers_waiting_.push_back(&w);
+            return false;
+        }
+    }
+
+    std::optional<T> try_receive(std::error_code& ec) noexcept {
+        std::optional<T> value;
+        if (popped const p = pop(value); p != popped::empty) {
+            if (p == popped::value_and_room_wanted) made_room();
+            ec = {};
+            return value;
+        }
+        // Closed is only reported once nothing is queued or being written.
+        bool const settled = (tail_.load(std::memory_order_acquire) >> 2) ==
+                             (head_.load(std::memory_order_acquire) >> 1);
+        ec = make_error_code(settled && closed_.load(std::memory_order_acquire)
+                                 ? errc::channel_closed
+                                 : errc::channel_empty);
         return std::nullopt;
     }
 
     // Takes up to `max` queued values into `out`; 0 when nothing is queued.
     template <typename Container>
     std::size_t try_receive_many(Container& out, std::size_t max) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        return take_many_locked(lock, out, max);
-    }
-
-    // Takes a value at once, reports the end, or parks `w`. True if parked.
-    bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h, task_context* context) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (!buffer_.empty()) {
-            w.value.emplace(take_locked(lock));
-            return false;
+        std::size_t taken = 0;
+        bool room_wanted = false;
+        std::optional<T> value;
+        while (taken < max) {
+            popped const p = pop(value);
+            if (p == popped::empty) break;
+            room_wanted |= p == popped::value_and_room_wanted;
+            try {
+                out.push_back(std::move(*value));
+            } catch (...) {  // the container could not take it: the value is destroyed
+                if (room_wanted) made_room();
+                throw;
+            }
+            value.reset();
+            ++taken;
         }
-        if (closed_) return false;  // closed and drained: nullopt
-        if (context->cancel_requested()) {
-            w.cancelled = true;
-            return false;
-        }
-        w.park(h, context);
-        receivers_waiting_.push_back(&w);
-        return true;
-    }
-
-    // receive_many's wait: like receive_or_park, but takes up to `max` values at once.
-    template <typename Container>
-    bool receive_many_or_park(receive_waiter& w, Container& out, std::size_t max,
-                              std::size_t& taken, std::coroutine_handle<> h,
-                              task_context* context) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        taken = take_many_locked(lock, out, max);
-        if (taken != 0 || closed_) return false;
-        if (context->cancel_requested()) {
-            w.cancelled = true;
-            return false;
-        }
-        w.park(h, context);
-        receivers_waiting_.push_back(&w);
-        return true;
+        if (room_wanted) made_room();
+        return taken;
     }
 
     // A parked receive was cancelled: true if it was still waiting (now removed). A receive
     // that was already handed a value keeps it: the cancellation came too late to lose it.
-    bool cancel(receive_waiter& w) {
-        std::lock_guard<std::mutex> lock(mutex_);
+    bool cancel(receive_waiter& w) noexcept {
+        std::lock_guard<spin_lock> guard(lock_);
         if (!w.linked) return false;
         receivers_waiting_.erase(&w);
         w.cancelled = true;
+        update_waiting_flags_locked();
         return true;
     }
 
 private:
-    bool has_room() const noexcept { return buffer_.size() + reserved_ < capacity_; }
+    struct cell {
+        std::atomic<std::uint64_t> stamp;
+        alignas(T) unsigned char storage[sizeof(T)];
+        T* get() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
+    };
 
-    void note_sent() noexcept {
-        sent_.fetch_add(1, std::memory_order_relaxed);
-        std::size_t const queued = buffer_.size();
-        if (queued > high_watermark_.load(std::memory_order_relaxed))
-            high_watermark_.store(queued, std::memory_order_relaxed);
+    static constexpr std::uint64_t receivers_waiting_flag = 1;
+    static constexpr std::uint64_t senders_slow = 2;
+    static constexpr std::uint64_t tail_flags = receivers_waiting_flag | senders_slow;
+    static constexpr std::uint64_t senders_waiting_flag = 1;
+
+    std::uint64_t index_mask() const noexcept { return one_lap_ - 1; }
+    std::uint64_t next_stamp(std::uint64_t stamp) const noexcept {
+        std::uint64_t const index = stamp & index_mask();
+        return index + 1 < capacity_ ? stamp + 1 : (stamp & ~index_mask()) + one_lap_;
+    }
+    // Values that passed through this end before `stamp`.
+    std::uint64_t position(std::uint64_t stamp) const noexcept {
+        return (stamp >> lap_shift_) * capacity_ + (stamp & index_mask());
     }
 
-    // Hands `value` to the first waiting receiver, or queues it. Unlocks `lock`.
-    void deliver_locked(std::unique_lock<std::mutex>& lock, T& value) {
+    void publish(cell& c, std::uint64_t stamp, T& value) noexcept {
+        new (c.storage) T(std::move(value));
+        c.stamp.store(stamp + 1, std::memory_order_release);
+        note_queue_length(position(stamp) + 1);
+    }
+
+    // Keeps the high watermark exact without reading the consumers' cache line on every send:
+    // the queue length is at most `end` minus a stale head position, so the real head is read
+    // only when that bound exceeds the watermark.
+    void note_queue_length(std::uint64_t end) noexcept {
+        std::uint64_t head = cached_head_.load(std::memory_order_relaxed);
+        std::uint64_t seen = high_watermark_.load(std::memory_order_relaxed);
+        if (end <= head || end - head <= seen) return;
+        head = position(head_.load(std::memory_order_acquire) >> 1);
+        cached_head_.store(head, std::memory_order_relaxed);
+        if (end <= head) return;
+        std::uint64_t const queued = end - head;
+        while (queued > seen &&
+               !high_watermark_.compare_exchange_weak(seen, queued, std::memory_order_relaxed)) {
+        }
+    }
+
+    void set_tail_flag(std::uint64_t flag) noexcept {
+        if ((tail_.load(std::memory_order_relaxed) & flag) == 0)
+            tail_.fetch_or(flag, std::memory_order_acq_rel);
+    }
+    void clear_tail_flag(std::uint64_t flag) noexcept {
+        if (tail_.load(std::memory_order_relaxed) & flag)
+            tail_.fetch_and(~flag, std::memory_order_acq_rel);
+    }
+
+    // Free room for new values, given the head word; with senders_slow set (under the lock),
+    // nothing else adds values meanwhile.
+    std::size_t room_locked(std::uint64_t head) const noexcept {
+        std::uint64_t const queued =
+            position(tail_.load(std::memory_order_acquire) >> 2) - position(head >> 1);
+        std::uint64_t const used = queued + reserved_;
+        return used >= capacity_ ? 0 : static_cast<std::size_t>(capacity_ - used);
+    }
+
+    bool reserve_locked() noexcept {
+        if (room_locked(head_.load(std::memory_order_acquire)) == 0) return false;
+        ++reserved_;
+        return true;
+    }
+
+    // Hands `value` to the first parked receiver, or queues it if there is room (false if
+    // there is none). Under the lock; producers on the fast path may still be claiming cells
+    // unless senders_slow is set.
+    bool deliver_locked(T& value, wake_list& ready) noexcept {
         if (receive_waiter* r = receivers_waiting_.pop_front()) {
             r->value.emplace(std::move(value));
-            sent_.fetch_add(1, std::memory_order_relaxed);
-            received_.fetch_add(1, std::memory_order_relaxed);
-            lock.unlock();
-            r->wake();
-            return;
+            // Only written under the lock: no read-modify-write needed.
+            handed_over_.store(handed_over_.load(std::memory_order_relaxed) + 1,
+                               std::memory_order_relaxed);
+            ready.push(r);
+            return true;
         }
-        buffer_.push(std::move(value));
-        note_sent();
-        lock.unlock();
-    }
-
-    // Takes the oldest value; room was made, so the first waiting sender (or reserve) moves in.
-    T take_locked(std::unique_lock<std::mutex>& lock) {
-        T value = buffer_.pop();
-        received_.fetch_add(1, std::memory_order_relaxed);
-        wake_senders_for_room_locked(lock);
-        return value;
-    }
-
-    template <typename Container>
-    std::size_t take_many_locked(std::unique_lock<std::mutex>& lock, Container& out,
-                                 std::size_t max) {
-        std::size_t taken = 0;
-        while (taken < max && !buffer_.empty()) {
-            out.push_back(buffer_.pop());
-            ++taken;
-        }
-        received_.fetch_add(taken, std::memory_order_relaxed);
-        if (taken != 0) wake_senders_for_room_locked(lock);
-        return taken;
-    }
-
-    // While there is room, completes waiting senders (their values go into the buffer) and
-    // reserves (they get a slot). Unlocks `lock` and wakes them.
-    void wake_senders_for_room_locked(std::unique_lock<std::mutex>& lock) {
-        ready_list ready;
-        while (has_room() && !senders_waiting_.empty()) {
-            send_waiter* s = senders_waiting_.pop_front();
-            if (s->value) {
-                buffer_.push(std::move(*s->value));
-                note_sent();
+        // receivers_waiting is cleared lazily, here, when a value has to be queued: a receiver
+        // that parks again soon (ping-pong) then finds it still set.
+        clear_tail_flag(receivers_waiting_flag);
+        std::uint64_t word = tail_.load(std::memory_order_acquire);
+        backoff wait;
+        for (;;) {
+            std::uint64_t const stamp = word >> 2;
+            if (room_locked(head_.load(std::memory_order_acquire)) == 0) return false;
+            cell& c = cells_[stamp & index_mask()];
+            std::uint64_t const cell_stamp = c.stamp.load(std::memory_order_acquire);
+            if (cell_stamp == stamp) {
+                if (tail_.compare_exchange_weak(
+                        word, (next_stamp(stamp) << 2) | (word & tail_flags),
+                        std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                    publish(c, stamp, value);
+                    return true;
+                }
+            } else if (cell_stamp + one_lap_ == stamp + 1) {
+                // There is room, but a receive is still moving the value out of this cell.
+                wait();
+                word = tail_.load(std::memory_order_acquire);
             } else {
-                ++reserved_;
+                word = tail_.load(std::memory_order_acquire);
             }
-            s->done = true;
+        }
+    }
+
+    // Room was made: parked senders move in (or get their reservation) in order while there
+    // is room.
+    void admit_senders_locked(wake_list& ready) noexcept {
+        while (send_waiter* s = senders_waiting_.front()) {
+            if (s->value ? !deliver_locked(*s->value, ready) : !reserve_locked()) break;
+            senders_waiting_.pop_front();
             ready.push(s);
         }
-        lock.unlock();
-        ready.wake_all();
+        update_waiting_flags_locked();
     }
 
-    void close_locked(std::unique_lock<std::mutex>& lock) {
-        closed_ = true;
-        ready_list ready;
+    void update_senders_slow_locked() noexcept {
+        if (!closed_.load(std::memory_order_relaxed) && reserved_ == 0 && senders_waiting_.empty())
+            clear_tail_flag(senders_slow);
+    }
+
+    void update_waiting_flags_locked() noexcept {
+        if (senders_waiting_.empty() && (head_.load(std::memory_order_relaxed) & 1))
+            head_.fetch_and(~senders_waiting_flag, std::memory_order_acq_rel);
+        update_senders_slow_locked();
+    }
+
+    void close_locked(wake_list& ready) noexcept {
+        closed_.store(true, std::memory_order_release);
+        set_tail_flag(senders_slow);
         while (send_waiter* s = senders_waiting_.pop_front()) {
-            s->error = make_error_code(errc::channel_closed);
-            s->done = true;
+            s->error = send_failure::closed;
             ready.push(s);
         }
         // Receivers wait only when nothing is queued: with the channel closed, they see the end.
         while (receive_waiter* r = receivers_waiting_.pop_front()) ready.push(r);
-        lock.unlock();
-        ready.wake_all();
+        update_waiting_flags_locked();
     }
 
-    // Waiters unlinked (and completed) under the lock, to be woken after unlocking. Linked
-    // through their own `ready_next`, not the queue links: a cancellation hook may look at the
-    // queue links (under the lock) while this list is walked (without it).
-    struct ready_list {
-        channel_waiter* head = nullptr;
-        void push(channel_waiter* w) noexcept {
-            w->ready_next = head;
-            head = w;
+    // pop() for the drain after the last receiver went: waits out sends still writing.
+    bool pop_settled(std::optional<T>& out) noexcept {
+        backoff wait;
+        for (;;) {
+            if (pop(out) != popped::empty) return true;
+            if ((tail_.load(std::memory_order_acquire) >> 2) ==
+                (head_.load(std::memory_order_acquire) >> 1))
+                return false;
+            wait();
         }
-        void wake_all() noexcept {
-            while (channel_waiter* w = head) {
-                head = w->ready_next;  // read before waking: after wake() w may be gone
-                w->wake();
-            }
-        }
-    };
+    }
 
-    mutable std::mutex mutex_;
-    ring<T> buffer_;
-    std::size_t capacity_;
-    std::size_t reserved_ = 0;
+    // Producer side and consumer side on their own cache lines.
+    alignas(64) std::atomic<std::uint64_t> tail_{0};
+    std::atomic<std::uint64_t> cached_head_{0};     // a recent head position (see publish)
+    std::atomic<std::uint64_t> high_watermark_{0};  // the most values ever queued at once
+    alignas(64) std::atomic<std::uint64_t> head_{0};
+    alignas(64) spin_lock lock_;
+    std::size_t const capacity_;
+    std::uint64_t const one_lap_;
+    unsigned const lap_shift_;
+    std::unique_ptr<cell[]> cells_;
+    std::size_t reserved_ = 0;  // under lock_
     waiter_list<send_waiter> senders_waiting_;
     waiter_list<receive_waiter> receivers_waiting_;
-    bool closed_ = false;
     bool no_receivers_ = false;
+    std::atomic<bool> closed_{false};
     std::atomic<std::size_t> senders_{0};
     std::atomic<std::size_t> receivers_{0};
-    std::atomic<std::uint64_t> sent_{0};
-    std::atomic<std::uint64_t> received_{0};
-    std::atomic<std::size_t> high_watermark_{0};
+    std::atomic<std::uint64_t> handed_over_{0};  // values handed straight to parked receivers
 };
 
 // Installs `hook` as the awaiting task's cancellation hook unless it is cancelled already.
@@ -500,13 +680,21 @@ inline bool arm_cancellation(task_context* context, task_context::hook_function 
     return true;
 }
 
-// The protocol every channel awaiter follows. It installs the awaiting task's cancellation
-// hook (or finds the task cancelled already), parks through Derived::start (which tries the
-// operation under the channel lock and parks only if it must), and on resumption removes the
-// hook. A waiter whose frame is destroyed while parked (executor shutdown) leaves the queue.
+// The protocol every channel awaiter follows. await_ready tries the operation on the lock-free
+// fast path (Derived::try_now); only if that cannot complete it, await_suspend installs the
+// awaiting task's cancellation hook (or finds the task cancelled already), and calls
+// Derived::start, which retries under the channel lock and parks only if it must. A parked
+// task suspends by transferring to the task this thread's ready slot holds, if any. On
+// resumption the hook is removed. A waiter whose frame is destroyed while parked (executor
+// shutdown) leaves the queue.
 //
-// Derived provides `bool start(std::coroutine_handle<>, task_context*)` (true: parked) and
-// `void cancelled_early()`, and calls finish() first thing in await_resume.
+// Derived provides `bool try_now() noexcept`, `bool start(std::coroutine_handle<>,
+// task_context*)` (true: parked) and `void cancelled_early()`, and calls finish() first thing in
+// await_resume.
+//
+// The awaiter refers to the channel through the handle that created it (as tokio's futures
+// borrow theirs): the handle must outlive the co_await, which it does when the operation is
+// awaited in the expression that creates it, `co_await tx.send(v)`.
 template <typename Derived, typename T, typename Waiter>
 class channel_awaiter {
 public:
@@ -518,35 +706,34 @@ public:
         if (parked_) state_->cancel(waiter_);
     }
 
-    bool await_ready() const noexcept { return false; }
+    bool await_ready() { return static_cast<Derived*>(this)->try_now(); }
 
     template <typename Promise>
-    bool await_suspend(std::coroutine_handle<Promise> caller) {
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> caller) {
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
         if (!arm_cancellation(context, &on_cancel, this)) {
             static_cast<Derived*>(this)->cancelled_early();
-            return false;
+            return transfer_to(caller);
         }
         armed_ = context;
         parked_ = true;
         // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (static_cast<Derived*>(this)->start(caller, context)) return true;
+        if (static_cast<Derived*>(this)->start(caller, context)) return next_ready();
         parked_ = false;
-        return false;
+        return transfer_to(caller);
     }
 
 protected:
-    explicit channel_awaiter(std::shared_ptr<channel_state<T>> state) noexcept
-        : state_(std::move(state)) {}
+    explicit channel_awaiter(channel_state<T>* state) noexcept : state_(state) {}
 
     void finish() noexcept {
         parked_ = false;
         if (armed_) armed_->clear_hook();
     }
 
-    std::shared_ptr<channel_state<T>> state_;
+    channel_state<T>* state_;
     Waiter waiter_;
 
 private:
@@ -589,7 +776,7 @@ public:
     void send(T value) {
         if (!state_) throw std::logic_error("asyncpat: send on an empty permit");
         auto state = std::move(state_);
-        state->send_reserved(std::move(value));
+        state->send_reserved(value);
     }
 
     /// @cond internal
@@ -599,12 +786,7 @@ public:
 
 private:
     void reset() noexcept {
-        if (auto state = std::move(state_)) {
-            try {
-                state->release_reserved();
-            } catch (...) {  // std::mutex::lock failed: the slot stays reserved
-            }
-        }
+        if (auto state = std::move(state_)) state->release_reserved();
     }
 
     std::shared_ptr<detail::channel_state<T>> state_;
@@ -641,7 +823,9 @@ public:
     /// @par Cancellation
     /// Cancel-safe: a cancelled send has not enqueued its value; the value is handed back in the
     /// `send_error`. A send that completed before the cancellation arrived stays sent.
-    [[nodiscard]] send_awaiter send(T value) { return send_awaiter{checked(), std::move(value)}; }
+    [[nodiscard]] send_awaiter send(T value) {
+        return send_awaiter{checked().get(), std::move(value)};
+    }
 
     /// Waits for room and reserves it: the returned permit's `send` cannot fail or wait.
     /// Throws `std::system_error` with `errc::channel_closed` or `operation_aborted`.
@@ -655,16 +839,32 @@ public:
     /// `void(std::exception_ptr)`: null on success, else a `send_error<T>` holding the value.
     /// @par Cancellation
     /// A cancellation emitted on the token's slot cancels the send with `send`'s cancel safety.
-    /// The operation runs as a task on the handler's associated executor.
+    /// The operation runs as a task on the handler's associated executor. With
+    /// `asio::use_awaitable`, a send that finds room (or a parked receiver) completes inside the
+    /// returned `asio::awaitable` without initiating an operation (no post, no handler).
     template <typename CompletionToken>
     auto async_send(T value, CompletionToken&& token) {
-        return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
-            initiate_send{checked()}, token, std::move(value));
+        if constexpr (detail::is_use_awaitable<CompletionToken>) {
+            using executor =
+                typename detail::use_awaitable_token<std::decay_t<CompletionToken>>::executor_type;
+            return send_awaitable<executor>(checked(), std::move(value));
+        } else {
+            return asio::async_initiate<CompletionToken, void(std::exception_ptr)>(
+                initiate_send{checked()}, token, std::move(value));
+        }
     }
 
     /// Sends `value` if there is room now. Moves from `value` only on success; otherwise returns
     /// `errc::channel_full` or `errc::channel_closed` and leaves `value` as it was.
-    std::error_code try_send(T&& value) { return checked()->try_send(value); }
+    std::error_code try_send(T&& value) {
+        using try_result = typename detail::channel_state<T>::try_result;
+        switch (checked()->try_send(value)) {
+            case try_result::sent: break;
+            case try_result::closed: return make_error_code(errc::channel_closed);
+            case try_result::full: return make_error_code(errc::channel_full);
+        }
+        return {};
+    }
 
     /// Reserves room if there is some now; an empty permit otherwise, with `ec` set to
     /// `errc::channel_full` or `errc::channel_closed`.
@@ -695,7 +895,7 @@ private:
     }
 
     static task<void> send_task(std::shared_ptr<detail::channel_state<T>> state, T value) {
-        co_await send_awaiter{std::move(state), std::move(value)};
+        co_await send_awaiter{state.get(), std::move(value)};
     }
 
     struct initiate_send {
@@ -707,6 +907,23 @@ private:
         }
     };
 
+#if defined(ASIO_HAS_CO_AWAIT)
+    template <typename Executor>
+    static asio::awaitable<void, Executor> send_awaitable(
+        std::shared_ptr<detail::channel_state<T>> state, T value) {
+        using try_result = typename detail::channel_state<T>::try_result;
+        switch (state->try_send(value)) {
+            case try_result::sent: co_return;
+            case try_result::closed:
+                throw send_error<T>(make_error_code(errc::channel_closed), std::move(value));
+            case try_result::full: break;
+        }
+        asio::use_awaitable_t<Executor> token;
+        co_await asio::async_initiate<decltype(token), void(std::exception_ptr)>(
+            initiate_send{std::move(state)}, token, std::move(value));
+    }
+#endif
+
     std::shared_ptr<detail::channel_state<T>> state_;
 };
 
@@ -715,24 +932,35 @@ class sender<T>::send_awaiter
     : public detail::channel_awaiter<send_awaiter, T,
                                      typename detail::channel_state<T>::send_waiter> {
 public:
-    send_awaiter(std::shared_ptr<detail::channel_state<T>> state, T value)
-        : send_awaiter::channel_awaiter(std::move(state)), value_(std::move(value)) {}
+    send_awaiter(detail::channel_state<T>* state, T value)
+        : send_awaiter::channel_awaiter(state), value_(std::move(value)) {}
 
     void await_resume() {
         this->finish();
-        if (this->waiter_.error) throw send_error<T>(this->waiter_.error, std::move(value_));
+        if (this->waiter_.error != detail::send_failure::none)
+            throw send_error<T>(make_error_code(this->waiter_.error), std::move(value_));
     }
 
 private:
     friend class send_awaiter::channel_awaiter;
+    // Sends at once if there is room or a parked receiver (no cancellation hook needed then),
+    // or fails at once if the channel is closed.
+    bool try_now() noexcept {
+        using try_result = typename detail::channel_state<T>::try_result;
+        switch (this->state_->try_send(value_)) {
+            case try_result::sent: return true;
+            case try_result::closed:
+                this->waiter_.error = detail::send_failure::closed;
+                return true;
+            case try_result::full: break;
+        }
+        return false;
+    }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
         this->waiter_.value = &value_;
-        return this->state_->send_or_park(this->waiter_, caller, context);
+        return !this->state_->send_or_park(this->waiter_, caller, context);
     }
-    void cancelled_early() noexcept {
-        this->waiter_.error = asio::error::operation_aborted;
-        this->waiter_.done = true;
-    }
+    void cancelled_early() noexcept { this->waiter_.error = detail::send_failure::cancelled; }
 
     T value_;
 };
@@ -743,23 +971,24 @@ class sender<T>::reserve_awaiter
                                      typename detail::channel_state<T>::send_waiter> {
 public:
     explicit reserve_awaiter(std::shared_ptr<detail::channel_state<T>> state)
-        : reserve_awaiter::channel_awaiter(std::move(state)) {}
+        : reserve_awaiter::channel_awaiter(state.get()), owner_(std::move(state)) {}
 
     permit<T> await_resume() {
         this->finish();
-        if (this->waiter_.error) throw std::system_error(this->waiter_.error);
-        return permit<T>{std::move(this->state_)};
+        if (this->waiter_.error != detail::send_failure::none)
+            throw std::system_error(make_error_code(this->waiter_.error));
+        return permit<T>{std::move(owner_)};
     }
 
 private:
     friend class reserve_awaiter::channel_awaiter;
+    bool try_now() noexcept { return false; }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        return this->state_->send_or_park(this->waiter_, caller, context);
+        return !this->state_->send_or_park(this->waiter_, caller, context);
     }
-    void cancelled_early() noexcept {
-        this->waiter_.error = asio::error::operation_aborted;
-        this->waiter_.done = true;
-    }
+    void cancelled_early() noexcept { this->waiter_.error = detail::send_failure::cancelled; }
+
+    std::shared_ptr<detail::channel_state<T>> owner_;  // for the permit
 };
 
 /// The receiving side of a channel. Copying a receiver adds a receiver (MPMC: each value goes
@@ -793,14 +1022,14 @@ public:
     /// @par Cancellation
     /// Cancel-safe: a cancelled receive has taken no value (`operation_aborted` is thrown). A
     /// receive that was handed a value before the cancellation arrived returns the value.
-    [[nodiscard]] receive_awaiter receive() { return receive_awaiter{checked()}; }
+    [[nodiscard]] receive_awaiter receive() { return receive_awaiter{checked().get()}; }
 
     /// Receives what is queued, up to `max` values, into `out` (with `push_back`), waiting while
     /// the channel is empty; returns how many were taken, 0 once the channel is closed and
     /// drained. Cancellation as for `receive`.
     template <typename Container>
     [[nodiscard]] receive_many_awaiter<Container> receive_many(Container& out, std::size_t max) {
-        return receive_many_awaiter<Container>{checked(), out, max};
+        return receive_many_awaiter<Container>{checked().get(), out, max};
     }
 
     /// `receive` for any Asio completion token.
@@ -812,10 +1041,20 @@ public:
     /// safety: a cancelled receive has taken nothing; one that was handed a value completes with
     /// it. (Asio's `||` operator then drops the result of the branch that lost; to keep every
     /// value, race with `asyncpat::timeout` or inspect every result of a parallel group.)
+    ///
+    /// With `asio::use_awaitable`, a receive that finds a value (or the end) completes inside
+    /// the returned `asio::awaitable` without initiating an operation.
     template <typename CompletionToken>
     auto async_receive(CompletionToken&& token) {
-        return asio::async_initiate<CompletionToken, void(std::exception_ptr, std::optional<T>)>(
-            initiate_receive{checked()}, token);
+        if constexpr (detail::is_use_awaitable<CompletionToken>) {
+            using executor =
+                typename detail::use_awaitable_token<std::decay_t<CompletionToken>>::executor_type;
+            return receive_awaitable<executor>(checked());
+        } else {
+            return asio::async_initiate<CompletionToken,
+                                        void(std::exception_ptr, std::optional<T>)>(
+                initiate_receive{checked()}, token);
+        }
     }
 
     /// Takes the oldest value if one is queued; otherwise `std::nullopt`, with `ec` set to
@@ -851,7 +1090,7 @@ private:
     }
 
     static task<std::optional<T>> receive_task(std::shared_ptr<detail::channel_state<T>> state) {
-        co_return co_await receive_awaiter{std::move(state)};
+        co_return co_await receive_awaiter{state.get()};
     }
 
     struct initiate_receive {
@@ -863,6 +1102,20 @@ private:
         }
     };
 
+#if defined(ASIO_HAS_CO_AWAIT)
+    template <typename Executor>
+    static asio::awaitable<std::optional<T>, Executor> receive_awaitable(
+        std::shared_ptr<detail::channel_state<T>> state) {
+        std::error_code ec;
+        if (std::optional<T> value = state->try_receive(ec)) co_return value;
+        if (ec == errc::channel_closed) co_return std::nullopt;
+        asio::use_awaitable_t<Executor> token;
+        co_return co_await asio::async_initiate<decltype(token),
+                                                void(std::exception_ptr, std::optional<T>)>(
+            initiate_receive{std::move(state)}, token);
+    }
+#endif
+
     std::shared_ptr<detail::channel_state<T>> state_;
 };
 
@@ -871,8 +1124,8 @@ class receiver<T>::receive_awaiter
     : public detail::channel_awaiter<receive_awaiter, T,
                                      typename detail::channel_state<T>::receive_waiter> {
 public:
-    explicit receive_awaiter(std::shared_ptr<detail::channel_state<T>> state)
-        : receive_awaiter::channel_awaiter(std::move(state)) {}
+    explicit receive_awaiter(detail::channel_state<T>* state) noexcept
+        : receive_awaiter::channel_awaiter(state) {}
 
     std::optional<T> await_resume() {
         this->finish();
@@ -883,8 +1136,14 @@ public:
 
 private:
     friend class receive_awaiter::channel_awaiter;
+    bool try_now() noexcept {
+        using popped = typename detail::channel_state<T>::popped;
+        popped const p = this->state_->pop(this->waiter_.value);
+        if (p == popped::value_and_room_wanted) this->state_->made_room();
+        return p != popped::empty;
+    }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        return this->state_->receive_or_park(this->waiter_, caller, context);
+        return !this->state_->receive_or_park(this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_.cancelled = true; }
 };
@@ -895,11 +1154,8 @@ class receiver<T>::receive_many_awaiter
     : public detail::channel_awaiter<receive_many_awaiter<Container>, T,
                                      typename detail::channel_state<T>::receive_waiter> {
 public:
-    receive_many_awaiter(std::shared_ptr<detail::channel_state<T>> state, Container& out,
-                         std::size_t max)
-        : receive_many_awaiter::channel_awaiter(std::move(state)), out_(&out), max_(max) {}
-
-    bool await_ready() const noexcept { return max_ == 0; }
+    receive_many_awaiter(detail::channel_state<T>* state, Container& out, std::size_t max)
+        : receive_many_awaiter::channel_awaiter(state), out_(&out), max_(max) {}
 
     std::size_t await_resume() {
         this->finish();
@@ -914,9 +1170,13 @@ public:
 
 private:
     friend class receive_many_awaiter::channel_awaiter;
+    bool try_now() {
+        if (max_ == 0) return true;
+        taken_ = this->state_->try_receive_many(*out_, max_);
+        return taken_ != 0;
+    }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        return this->state_->receive_many_or_park(this->waiter_, *out_, max_, taken_, caller,
-                                                  context);
+        return !this->state_->receive_or_park(this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_.cancelled = true; }
 

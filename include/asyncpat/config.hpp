@@ -23,6 +23,14 @@
 #define ASYNCPAT_BLOCKING_POOL_THREADS 8
 #endif
 
+/// Hand-off budget: how many tasks an Asio handler of an `io_context` may run one after another
+/// through asyncpat's per-thread ready slot (a channel receiver woken by a sender on the same
+/// thread runs next, by symmetric transfer, without a trip through the scheduler). After this
+/// many, woken tasks are posted, so other handlers on the `io_context` are not starved.
+#ifndef ASYNCPAT_HANDOFF_BUDGET
+#define ASYNCPAT_HANDOFF_BUDGET 64
+#endif
+
 /// Workaround for GCC: symmetric transfer (returning a coroutine handle from `await_suspend`)
 /// is not compiled as a guaranteed tail call by GCC (12 and 13 checked) without optimisation or
 /// with AddressSanitizer, so a loop awaiting tasks that complete synchronously grows the stack

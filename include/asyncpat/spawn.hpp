@@ -173,9 +173,9 @@ private:
             // Cancelled before it started: complete with the cancellation, never run the body.
             task_.handle().promise().outcome().set_exception(
                 std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
-            detail::resume(complete());
+            detail::resume(complete());  // complete() may free this root: no context after
         } else {
-            detail::resume(task_.handle());
+            detail::run_handler(task_.handle(), context_);
         }
     }
 

@@ -26,8 +26,15 @@
 #include <asio/thread_pool.hpp>
 #include <asio/version.hpp>
 
+#include <type_traits>
+
 #if ASIO_VERSION < 102200
 #error "asyncpat needs standalone Asio 1.22 or newer"
+#endif
+
+#if defined(ASIO_HAS_CO_AWAIT)
+#include <asio/awaitable.hpp>
+#include <asio/use_awaitable.hpp>
 #endif
 
 #if ASIO_VERSION >= 102300
@@ -43,5 +50,20 @@ using asio::as_tuple;
 using asio::experimental::as_tuple;
 #endif
 }  // namespace asyncpat::detail::net
+
+namespace asyncpat::detail {
+// Recognises asio::use_awaitable (any executor), for the async_* forms that return an
+// asio::awaitable with a fast path instead of initiating an asynchronous operation.
+template <typename Token>
+struct use_awaitable_token : std::false_type {};
+#if defined(ASIO_HAS_CO_AWAIT)
+template <typename Executor>
+struct use_awaitable_token<asio::use_awaitable_t<Executor>> : std::true_type {
+    using executor_type = Executor;
+};
+#endif
+template <typename Token>
+inline constexpr bool is_use_awaitable = use_awaitable_token<std::decay_t<Token>>::value;
+}  // namespace asyncpat::detail
 
 #endif  // ASYNCPAT_DETAIL_ASIO_HPP

@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <typeinfo>
 #include <utility>
 
@@ -97,6 +99,30 @@ inline bool running_in_this_thread(const asio::any_io_executor& ex) noexcept {
     return false;
 }
 
+// Waiting for another thread to finish a step that takes a few instructions (releasing a lock,
+// publishing a claimed cell): spins with a pause, then yields the CPU, so that a waiter does not
+// burn its time slice while the thread it waits for is preempted (2 cores, many threads).
+class backoff {
+public:
+    void operator()() noexcept {
+        if (step_ < spin_steps) {
+            for (unsigned i = 0; i < (1U << step_); ++i) pause();
+            ++step_;
+        } else {
+            std::this_thread::yield();
+        }
+    }
+
+private:
+    static void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    static constexpr unsigned spin_steps = 7;  // 127 pauses, then yield
+    unsigned step_ = 0;
+};
+
 // A small test-and-test-and-set lock. It guards the cancellation signal and hook of one task
 // context. It is held while an Asio initiation runs (use_task) and while a cancellation
 // handler runs (which may post a resumption): short, but not just a few instructions. Nothing
@@ -105,11 +131,8 @@ class spin_lock {
 public:
     void lock() noexcept {
         while (locked_.exchange(true, std::memory_order_acquire)) {
-            while (locked_.load(std::memory_order_relaxed)) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
+            backoff wait;
+            while (locked_.load(std::memory_order_relaxed)) wait();
         }
     }
     void unlock() noexcept { locked_.store(false, std::memory_order_release); }
@@ -182,11 +205,15 @@ public:
     task_context(Executor&& ex, root_base* root) noexcept
         : executor_(std::forward<Executor>(ex)),
           io_(target_if<asio::io_context::executor_type>(executor_)),
+          io_context_(io_ ? &io_->context() : nullptr),
           root_(root) {}
     task_context(const task_context&) = delete;
     task_context& operator=(const task_context&) = delete;
 
     const asio::any_io_executor& get_executor() const noexcept { return executor_; }
+    // The io_context when the tree runs on a plain io_context executor (the common case), else
+    // null.
+    asio::io_context* io_context_ptr() const noexcept { return io_context_; }
     root_base& root() const noexcept { return *root_; }
 
     // True when the calling thread runs handlers of this tree's executor.
@@ -284,6 +311,7 @@ private:
 
     asio::any_io_executor executor_;
     asio::io_context::executor_type const* io_;  // executor_'s target when it is an io_context's
+    asio::io_context* io_context_;               // and its context
     root_base* root_;
     asio::cancellation_signal signal_;
     hook_function hook_ = nullptr;
@@ -305,7 +333,7 @@ public:
     ~resume_handler() {
         if (handle_) context_->root().abandon();
     }
-    void operator()() { detail::resume(std::exchange(handle_, nullptr)); }
+    void operator()();
 
 private:
     std::coroutine_handle<> handle_;
@@ -315,6 +343,158 @@ private:
 // Resumes `handle` on its tree's executor, never inline.
 inline void post_resume(std::coroutine_handle<> handle, task_context& context) {
     context.post(resume_handler{handle, &context});
+}
+
+// ---- Same-thread hand-off (the ready slot)
+//
+// When a channel operation wakes a task whose executor is the io_context this thread is running
+// an asyncpat handler of, the woken task does not go through the scheduler: it is put in this
+// thread's ready slot and runs next, either by symmetric transfer when the waking task itself
+// suspends on an asyncpat awaiter (next_ready()), or when the handler's coroutine chain returns
+// to run_handler(). A budget of ASYNCPAT_HANDOFF_BUDGET hand-offs per handler keeps other
+// handlers of the io_context from being starved: past it, woken tasks are posted.
+struct ready_queue {
+    asio::io_context* running = nullptr;  // the io_context whose handler run_handler() runs here
+    std::coroutine_handle<> next;         // a woken task to run next on this thread
+    task_context* next_context = nullptr;
+    unsigned handoffs = 0;  // hand-offs made during the current handler
+    // One unit of outstanding work on `running`, left by a task woken through the ready slot,
+    // for the next task that parks here: in ping-pong, every park reuses the unit of the last
+    // wake instead of two atomic updates of the scheduler's count.
+    bool spare_work = false;
+};
+inline ready_queue& local_ready() noexcept {
+    static thread_local constinit ready_queue queue{};
+    return queue;
+}
+inline constexpr unsigned handoff_budget = ASYNCPAT_HANDOFF_BUDGET;
+
+// Runs `first`, then every task that asyncpat woke onto this thread's ready slot meanwhile, as
+// one handler of `context`'s executor. Nested handlers (an inline dispatch, a nested run())
+// keep their own slot.
+inline void run_handler(std::coroutine_handle<> first, task_context& context) noexcept {
+    ready_queue& queue = local_ready();
+    ready_queue const saved = queue;
+    queue = ready_queue{context.io_context_ptr(), nullptr, nullptr, 0, false};
+    resume(first);
+    while (queue.next) {
+        std::coroutine_handle<> const next = std::exchange(queue.next, nullptr);
+        task_context* const next_context = queue.next_context;
+        if (++queue.handoffs <= handoff_budget) {
+            resume(next);
+            continue;
+        }
+        try {
+            post_resume(next, *next_context);
+        } catch (...) {  // out of memory: the task can never resume
+            next_context->root().abandon();
+        }
+    }
+#if !defined(ASIO_NO_TS_EXECUTORS)
+    if (queue.spare_work) queue.running->get_executor().on_work_finished();
+#endif
+    queue = saved;
+}
+
+inline void resume_handler::operator()() {
+    run_handler(std::exchange(handle_, nullptr), *context_);
+}
+
+// For an awaiter that suspends its task: the task to transfer to instead of returning to the
+// scheduler (the one in the ready slot), or noop_coroutine().
+inline std::coroutine_handle<> next_ready() noexcept {
+    ready_queue& queue = local_ready();
+    if (!queue.next) return std::noop_coroutine();
+    ++queue.handoffs;
+    return transfer_to(std::exchange(queue.next, nullptr));
+}
+
+// One unit of outstanding work on a tree's executor, held while a task is parked on something
+// that another thread may complete (a channel), so that the executor's run() does not return
+// meanwhile. On an io_context it is a counter increment, not a type-erased work guard.
+class parked_work {
+public:
+    parked_work() noexcept = default;
+    explicit parked_work(const task_context& context) {
+#if !defined(ASIO_NO_TS_EXECUTORS)
+        if (asio::io_context* io = context.io_context_ptr()) {
+            ready_queue& queue = local_ready();
+            if (queue.spare_work && queue.running == io)
+                queue.spare_work = false;
+            else
+                io->get_executor().on_work_started();
+            io_ = io;
+            return;
+        }
+#endif
+        guard_.emplace(
+            asio::prefer(context.get_executor(), asio::execution::outstanding_work.tracked));
+    }
+    parked_work(parked_work&& other) noexcept
+        : io_(std::exchange(other.io_, nullptr)), guard_(std::move(other.guard_)) {
+        other.guard_.reset();
+    }
+    parked_work& operator=(parked_work&& other) noexcept {
+        if (this != &other) {
+            reset();
+            io_ = std::exchange(other.io_, nullptr);
+            guard_ = std::move(other.guard_);
+            other.guard_.reset();
+        }
+        return *this;
+    }
+    ~parked_work() {
+        if (io_ || guard_) reset();
+    }
+
+    void reset() noexcept {
+#if !defined(ASIO_NO_TS_EXECUTORS)
+        if (io_) std::exchange(io_, nullptr)->get_executor().on_work_finished();
+#endif
+        guard_.reset();
+    }
+
+    // Hands the unit to this thread's ready queue as its spare, if it is a unit of the
+    // io_context that thread runs and there is no spare yet; otherwise releases it.
+    void recycle(ready_queue& queue) noexcept {
+        if (io_ && io_ == queue.running && !queue.spare_work) {
+            io_ = nullptr;
+            queue.spare_work = true;
+            return;
+        }
+        reset();
+    }
+
+private:
+    asio::io_context* io_ = nullptr;
+    std::optional<asio::any_io_executor> guard_;
+};
+
+// Resumes a parked task: through this thread's ready slot when this thread runs a handler of
+// the task's io_context and the budget allows, otherwise by posting to its executor. The work
+// is released after the task resumed (posted), or at once (ready slot: a handler of that
+// io_context is running, so its run() cannot return). After this, the task may run (and its
+// frame be gone) at any moment.
+inline void wake(std::coroutine_handle<> handle, task_context& context,
+                 parked_work&& work) noexcept {
+    ready_queue& queue = local_ready();
+    if (queue.running != nullptr && queue.running == context.io_context_ptr() && !queue.next &&
+        queue.handoffs < handoff_budget) {
+        queue.next = handle;
+        queue.next_context = &context;
+        work.recycle(queue);
+        return;
+    }
+    struct parked_resumption {
+        resume_handler resume;
+        parked_work work;
+        void operator()() { resume(); }
+    };
+    try {
+        context.post(parked_resumption{resume_handler{handle, &context}, std::move(work)});
+    } catch (...) {  // out of memory: the task can never resume
+        context.root().abandon();
+    }
 }
 
 // Resumption after a completion that ran on some thread: returns the handle to transfer to when

@@ -1,0 +1,371 @@
+// asyncpat: oneshot channels, one value from one sender to one receiver.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_ONESHOT_HPP
+#define ASYNCPAT_ONESHOT_HPP
+
+#include <asyncpat/error.hpp>
+#include <asyncpat/spawn.hpp>
+#include <asyncpat/task.hpp>
+
+#include <asyncpat/detail/asio.hpp>
+#include <asyncpat/detail/frame_allocator.hpp>
+#include <asyncpat/detail/task_context.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace asyncpat {
+
+template <typename T>
+class oneshot_sender;
+template <typename T>
+class oneshot_receiver;
+
+namespace detail {
+
+// The state shared by one oneshot sender and its receiver. All coordination goes through one
+// atomic word: whoever clears `receiver_waiting` (the send, the sender's destruction, or the
+// receive's cancellation) owns the wake-up of the parked receiver, so it happens exactly once.
+// The value is written before `value_set` is published (release) and read after it is seen
+// (acquire). Allocated from the per-thread frame cache: no malloc in steady state.
+template <typename T>
+class oneshot_state : public frame_allocated {
+    static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
+                  "asyncpat oneshot values must be nothrow move constructible and nothrow "
+                  "destructible");
+
+public:
+    static constexpr std::uint32_t value_set = 1;
+    static constexpr std::uint32_t receiver_waiting = 2;
+    static constexpr std::uint32_t sender_gone = 4;
+    static constexpr std::uint32_t receiver_gone = 8;
+    static constexpr std::uint32_t value_taken = 16;
+
+    oneshot_state() = default;
+    oneshot_state(const oneshot_state&) = delete;
+    oneshot_state& operator=(const oneshot_state&) = delete;
+    ~oneshot_state() {
+        std::uint32_t const s = state_.load(std::memory_order_acquire);
+        if ((s & value_set) && !(s & value_taken)) slot()->~T();
+    }
+
+    std::uint32_t load() const noexcept { return state_.load(std::memory_order_acquire); }
+
+    // Sends `value`, moving from it only on success; false if the receiver is gone.
+    bool send(T& value) noexcept {
+        if (load() & receiver_gone) return false;
+        new (storage_) T(std::move(value));
+        std::uint32_t s = state_.load(std::memory_order_relaxed);
+        while (!state_.compare_exchange_weak(s, (s | value_set) & ~receiver_waiting,
+                                             std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+        }
+        if (s & receiver_gone) {
+            // The receiver went meanwhile: hand the value back, as if nothing was sent.
+            std::destroy_at(&value);
+            std::construct_at(&value, std::move(*slot()));
+            slot()->~T();
+            state_.fetch_and(~value_set, std::memory_order_relaxed);
+            return false;
+        }
+        if (s & receiver_waiting) wake_receiver();
+        return true;
+    }
+
+    // The sender handle goes (without having sent, or after). Returns true if it was the last
+    // owner.
+    bool drop_sender() noexcept {
+        std::uint32_t s = state_.load(std::memory_order_relaxed);
+        while (!state_.compare_exchange_weak(s, (s | sender_gone) & ~receiver_waiting,
+                                             std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+        }
+        if (s & receiver_waiting) wake_receiver();
+        return (s & receiver_gone) != 0;
+    }
+
+    bool drop_receiver() noexcept {
+        std::uint32_t const s = state_.fetch_or(receiver_gone, std::memory_order_acq_rel);
+        return (s & sender_gone) != 0;
+    }
+
+    // Parks the receiver unless the outcome is known already. True: parked.
+    bool park(std::coroutine_handle<> handle, task_context* context) {
+        waiter_handle_ = handle;
+        waiter_context_ = context;
+        work_ = parked_work(*context);
+        std::uint32_t s = state_.fetch_or(receiver_waiting, std::memory_order_acq_rel);
+        if ((s & (value_set | sender_gone)) == 0) return true;
+        // The outcome is known already: withdraw, unless the sender's destruction (or a
+        // cancellation) cleared our flag meanwhile; then it owns our wake-up and we are parked.
+        s |= receiver_waiting;
+        do {
+            if (!(s & receiver_waiting)) return true;
+        } while (!state_.compare_exchange_weak(s, s & ~receiver_waiting, std::memory_order_acq_rel,
+                                               std::memory_order_acquire));
+        work_.reset();
+        return false;
+    }
+
+    // The parked receive is cancelled: true if it was still parked (then it is woken here).
+    bool cancel() noexcept {
+        std::uint32_t s = state_.load(std::memory_order_relaxed);
+        do {
+            if (!(s & receiver_waiting)) return false;
+        } while (!state_.compare_exchange_weak(s, s & ~receiver_waiting, std::memory_order_acq_rel,
+                                               std::memory_order_acquire));
+        return true;
+    }
+
+    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
+
+    // Takes the value; only after value_set was seen, once.
+    T take() noexcept {
+        T value(std::move(*slot()));
+        slot()->~T();
+        state_.fetch_or(value_taken, std::memory_order_relaxed);
+        return value;
+    }
+
+private:
+    T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
+
+    std::atomic<std::uint32_t> state_{0};
+    alignas(T) unsigned char storage_[sizeof(T)];
+    std::coroutine_handle<> waiter_handle_;
+    task_context* waiter_context_ = nullptr;
+    parked_work work_;
+};
+
+}  // namespace detail
+
+/// The sending half of a oneshot channel: sends one value. Move-only. Destroying it without
+/// sending tells the receiver (`errc::broken_promise`).
+///
+/// @par Thread safety
+/// The sender and the receiver may be used on different threads at once; each handle is used
+/// by one thread at a time.
+template <typename T>
+class oneshot_sender {
+public:
+    oneshot_sender() noexcept = default;
+    oneshot_sender(oneshot_sender&& other) noexcept
+        : state_(std::exchange(other.state_, nullptr)) {}
+    oneshot_sender& operator=(oneshot_sender&& other) noexcept {
+        if (this != &other) {
+            reset();
+            state_ = std::exchange(other.state_, nullptr);
+        }
+        return *this;
+    }
+    ~oneshot_sender() { reset(); }
+
+    /// Sends `value` and uses up the sender. Never waits. Moves from `value` only on success;
+    /// returns `errc::channel_closed` (value untouched) if the receiver is gone. Throws
+    /// `std::logic_error` on an empty (moved-from or used) sender.
+    std::error_code send(T&& value) {
+        if (!state_) throw std::logic_error("asyncpat: send on an empty oneshot_sender");
+        bool const sent = state_->send(value);
+        reset();
+        return sent ? std::error_code{} : make_error_code(errc::channel_closed);
+    }
+
+    /// True once the receiver is gone (a send would fail).
+    bool is_closed() const noexcept {
+        return !state_ || (state_->load() & detail::oneshot_state<T>::receiver_gone) != 0;
+    }
+
+    /// @cond internal
+    explicit oneshot_sender(detail::oneshot_state<T>* state) noexcept : state_(state) {}
+    /// @endcond
+
+private:
+    void reset() noexcept {
+        if (auto* state = std::exchange(state_, nullptr); state && state->drop_sender())
+            delete state;
+    }
+
+    detail::oneshot_state<T>* state_ = nullptr;
+};
+
+/// The receiving half of a oneshot channel. Move-only. `co_await rx` (or `co_await
+/// rx.receive()`) waits for the value.
+///
+/// @par Thread safety
+/// As for `oneshot_sender`.
+template <typename T>
+class oneshot_receiver {
+public:
+    oneshot_receiver() noexcept = default;
+    oneshot_receiver(oneshot_receiver&& other) noexcept
+        : state_(std::exchange(other.state_, nullptr)) {}
+    oneshot_receiver& operator=(oneshot_receiver&& other) noexcept {
+        if (this != &other) {
+            reset();
+            state_ = std::exchange(other.state_, nullptr);
+        }
+        return *this;
+    }
+    ~oneshot_receiver() { reset(); }
+
+    class receive_awaiter;
+
+    /// Waits for the value. Throws `std::system_error` with `errc::broken_promise` if the sender
+    /// was destroyed without sending, `std::logic_error` if the value was already received.
+    /// @par Cancellation
+    /// Cancel-safe: a cancelled receive (`operation_aborted`) takes nothing; the value stays
+    /// for a later receive.
+    [[nodiscard]] receive_awaiter receive() { return receive_awaiter{checked()}; }
+    receive_awaiter operator co_await() { return receive(); }
+
+    /// `receive` for any Asio completion token.
+    /// @par Completion signature
+    /// `void(std::exception_ptr, std::optional<T>)`: the value, or an exception as for
+    /// `receive` (and an empty optional).
+    /// @par Cancellation
+    /// A cancellation emitted on the token's slot cancels the receive, with `receive`'s cancel
+    /// safety. The receiver must outlive the operation.
+    template <typename CompletionToken>
+    auto async_receive(CompletionToken&& token) {
+        return asio::async_initiate<CompletionToken, void(std::exception_ptr, std::optional<T>)>(
+            initiate_receive{checked()}, token);
+    }
+
+    /// The value if it has arrived (once); otherwise `std::nullopt` with `ec` set to
+    /// `errc::channel_empty` (not yet), `errc::broken_promise` (never) or
+    /// `errc::channel_closed` (already received).
+    std::optional<T> try_receive(std::error_code& ec) {
+        using state = detail::oneshot_state<T>;
+        std::uint32_t const s = checked()->load();
+        ec = {};
+        if (s & state::value_taken) {
+            ec = make_error_code(errc::channel_closed);
+        } else if (s & state::value_set) {
+            return state_->take();
+        } else {
+            ec = make_error_code((s & state::sender_gone) ? errc::broken_promise
+                                                          : errc::channel_empty);
+        }
+        return std::nullopt;
+    }
+
+    /// True once the value arrived or the sender is gone (a receive would not wait).
+    bool is_ready() const noexcept {
+        using state = detail::oneshot_state<T>;
+        return state_ && (state_->load() & (state::value_set | state::sender_gone)) != 0;
+    }
+
+    /// @cond internal
+    explicit oneshot_receiver(detail::oneshot_state<T>* state) noexcept : state_(state) {}
+    /// @endcond
+
+private:
+    detail::oneshot_state<T>* checked() const {
+        if (!state_) throw std::logic_error("asyncpat: use of an empty oneshot_receiver");
+        return state_;
+    }
+
+    void reset() noexcept {
+        if (auto* state = std::exchange(state_, nullptr); state && state->drop_receiver())
+            delete state;
+    }
+
+    static task<std::optional<T>> receive_task(detail::oneshot_state<T>* state) {
+        co_return co_await receive_awaiter{state};
+    }
+
+    struct initiate_receive {
+        detail::oneshot_state<T>* state;
+        template <typename Handler>
+        void operator()(Handler&& handler) const {
+            any_executor ex = asio::get_associated_executor(handler, asio::system_executor());
+            async_run(ex, receive_task(state), std::forward<Handler>(handler));
+        }
+    };
+
+    detail::oneshot_state<T>* state_ = nullptr;
+};
+
+template <typename T>
+class oneshot_receiver<T>::receive_awaiter {
+    using state_type = detail::oneshot_state<T>;
+
+public:
+    explicit receive_awaiter(state_type* state) noexcept : state_(state) {}
+    receive_awaiter(const receive_awaiter&) = delete;
+    receive_awaiter& operator=(const receive_awaiter&) = delete;
+    ~receive_awaiter() {
+        // Destroyed while parked (the frame is destroyed at executor shutdown): unpark.
+        if (parked_) state_->cancel();
+    }
+
+    bool await_ready() const noexcept {
+        return (state_->load() & (state_type::value_set | state_type::sender_gone)) != 0;
+    }
+
+    template <typename Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> caller) {
+        static_assert(detail::context_promise<Promise>,
+                      "oneshot receives can only be awaited inside asyncpat coroutines");
+        detail::task_context* context = caller.promise().context();
+        {
+            std::lock_guard<detail::spin_lock> guard(context->slot_lock());
+            if (context->cancel_requested()) {
+                cancelled_ = true;
+                return detail::transfer_to(caller);
+            }
+            context->set_hook(&on_cancel, this);
+        }
+        armed_ = context;
+        parked_ = true;
+        if (state_->park(caller, context)) return detail::next_ready();
+        parked_ = false;
+        return detail::transfer_to(caller);
+    }
+
+    T await_resume() {
+        parked_ = false;
+        if (armed_) armed_->clear_hook();
+        std::uint32_t const s = state_->load();
+        if (s & state_type::value_taken)
+            throw std::logic_error("asyncpat: oneshot value already received");
+        if (s & state_type::value_set) return state_->take();
+        if (cancelled_) throw std::system_error(asio::error::operation_aborted);
+        throw std::system_error(make_error_code(errc::broken_promise));
+    }
+
+private:
+    static void on_cancel(void* self, asio::cancellation_type) {
+        auto* a = static_cast<receive_awaiter*>(self);
+        if (a->state_->cancel()) {
+            a->cancelled_ = true;
+            a->state_->wake_receiver();
+        }
+    }
+
+    state_type* state_;
+    detail::task_context* armed_ = nullptr;
+    bool parked_ = false;
+    bool cancelled_ = false;
+};
+
+/// Creates a oneshot channel: `auto [tx, rx] = asyncpat::make_oneshot<int>();`
+template <typename T>
+std::pair<oneshot_sender<T>, oneshot_receiver<T>> make_oneshot() {
+    auto* state = new detail::oneshot_state<T>();
+    return {oneshot_sender<T>{state}, oneshot_receiver<T>{state}};
+}
+
+}  // namespace asyncpat
+
+#endif  // ASYNCPAT_ONESHOT_HPP

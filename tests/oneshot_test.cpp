@@ -1,0 +1,225 @@
+// Tests of the oneshot channel: delivery, broken promise, closed receiver, cancel safety.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#include <asyncpat/oneshot.hpp>
+
+#include <asyncpat/combinators.hpp>
+#include <asyncpat/spawn.hpp>
+
+#include "support/catch.hpp"
+#include "support/lifetime.hpp"
+#include "support/runner.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <thread>
+
+using namespace std::chrono_literals;
+using asyncpat::task;
+using asyncpat_test::run;
+
+namespace {
+task<void> yields(int n) {
+    for (int i = 0; i < n; ++i) co_await asyncpat::this_task::yield();
+}
+
+template <typename T>
+task<std::error_code> receive_error(asyncpat::oneshot_receiver<T>& rx) {
+    try {
+        (void)co_await rx;
+    } catch (const std::system_error& e) {
+        co_return e.code();
+    }
+    co_return std::error_code{};
+}
+}  // namespace
+
+TEST_CASE("oneshot: a value sent before the receive is there at once", "[oneshot]") {
+    auto body = []() -> task<std::string> {
+        auto [tx, rx] = asyncpat::make_oneshot<std::string>();
+        std::string v = "hello";
+        CHECK_FALSE(tx.send(std::move(v)));
+        co_return co_await rx;
+    };
+    CHECK(run(body()) == "hello");
+}
+
+TEST_CASE("oneshot: a parked receive is woken by the send", "[oneshot]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_oneshot<int>();
+        auto sender = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::oneshot_sender<int> out) -> task<void> {
+                co_await yields(3);
+                (void)out.send(42);
+            },
+            std::move(tx));
+        int const v = co_await rx.receive();
+        co_await sender;
+        co_return v;
+    };
+    CHECK(run(body()) == 42);
+}
+
+TEST_CASE("oneshot: a sender destroyed without sending is a broken promise", "[oneshot]") {
+    SECTION("before the receive") {
+        auto body = []() -> task<std::error_code> {
+            auto [tx, rx] = asyncpat::make_oneshot<int>();
+            {
+                auto gone = std::move(tx);
+            }
+            co_return co_await receive_error(rx);
+        };
+        CHECK(run(body()) == asyncpat::errc::broken_promise);
+    }
+    SECTION("while the receive is parked") {
+        auto body = []() -> task<std::error_code> {
+            auto [tx, rx] = asyncpat::make_oneshot<int>();
+            auto dropper = asyncpat::spawn(
+                co_await asyncpat::this_task::executor,
+                [](asyncpat::oneshot_sender<int>) -> task<void> { co_await yields(2); },
+                std::move(tx));
+            auto ec = co_await receive_error(rx);
+            co_await dropper;
+            co_return ec;
+        };
+        CHECK(run(body()) == asyncpat::errc::broken_promise);
+    }
+}
+
+TEST_CASE("oneshot: sending to a dropped receiver fails and leaves the value", "[oneshot]") {
+    auto [tx, rx] = asyncpat::make_oneshot<std::string>();
+    CHECK_FALSE(tx.is_closed());
+    {
+        auto gone = std::move(rx);
+    }
+    CHECK(tx.is_closed());
+    std::string v = "kept";
+    CHECK(tx.send(std::move(v)) == asyncpat::errc::channel_closed);
+    CHECK(v == "kept");
+    CHECK_THROWS_AS(tx.send(std::string{"again"}), std::logic_error);  // used up
+}
+
+TEST_CASE("oneshot: try_receive reports every state", "[oneshot]") {
+    auto [tx, rx] = asyncpat::make_oneshot<int>();
+    std::error_code ec;
+    CHECK_FALSE(rx.try_receive(ec));
+    CHECK(ec == asyncpat::errc::channel_empty);
+    CHECK_FALSE(rx.is_ready());
+    CHECK_FALSE(tx.send(7));
+    CHECK(rx.is_ready());
+    CHECK(rx.try_receive(ec) == std::optional<int>(7));
+    CHECK_FALSE(ec);
+    CHECK_FALSE(rx.try_receive(ec));
+    CHECK(ec == asyncpat::errc::channel_closed);
+
+    auto [tx2, rx2] = asyncpat::make_oneshot<int>();
+    {
+        auto gone = std::move(tx2);
+    }
+    CHECK_FALSE(rx2.try_receive(ec));
+    CHECK(ec == asyncpat::errc::broken_promise);
+}
+
+TEST_CASE("oneshot: a second receive is a logic error", "[oneshot]") {
+    auto body = []() -> task<bool> {
+        auto [tx, rx] = asyncpat::make_oneshot<int>();
+        (void)tx.send(1);
+        (void)co_await rx;
+        try {
+            (void)co_await rx;
+        } catch (const std::logic_error&) {
+            co_return true;
+        }
+        co_return false;
+    };
+    CHECK(run(body()));
+}
+
+TEST_CASE("oneshot: values are destroyed exactly once", "[oneshot]") {
+    asyncpat_test::lifetime_counter counter;
+    {
+        auto [tx, rx] = asyncpat::make_oneshot<asyncpat_test::tracked>();
+        CHECK_FALSE(tx.send(asyncpat_test::tracked{counter, 1}));
+    }  // never received
+    {
+        auto [tx, rx] = asyncpat::make_oneshot<asyncpat_test::tracked>();
+        CHECK_FALSE(tx.send(asyncpat_test::tracked{counter, 2}));
+        std::error_code ec;
+        CHECK(rx.try_receive(ec)->value() == 2);
+    }
+    CHECK(counter.alive() == 0);
+}
+
+TEST_CASE("oneshot: a cancelled receive takes nothing; the value waits for the next",
+          "[oneshot][cancel]") {
+    auto body = []() -> task<int> {
+        int accounted = 0;
+        for (int i = 0; i < 20'000; ++i) {
+            auto [tx, rx] = asyncpat::make_oneshot<int>();
+            auto send_later = [](asyncpat::oneshot_sender<int> out, int v, int n) -> task<void> {
+                co_await yields(n);
+                (void)out.send(std::move(v));
+            };
+            auto receive_with_timeout =
+                [](asyncpat::oneshot_receiver<int>& in) -> task<std::optional<int>> {
+                try {
+                    co_return co_await asyncpat::timeout(
+                        0ms, [](asyncpat::oneshot_receiver<int>& r) -> task<std::optional<int>> {
+                            co_return co_await r;
+                        }(in));
+                } catch (const std::system_error&) {
+                    co_return std::nullopt;
+                }
+            };
+            auto [got, sent] = co_await asyncpat::when_all(receive_with_timeout(rx),
+                                                           send_later(std::move(tx), i, i % 3));
+            (void)sent;
+            if (got == i) {
+                ++accounted;
+            } else {
+                std::error_code ec;
+                if (rx.try_receive(ec) == std::optional<int>(i)) ++accounted;
+            }
+        }
+        co_return accounted;
+    };
+    CHECK(run(body()) == 20'000);
+}
+
+TEST_CASE("oneshot: a sender on another thread wakes a parked receive", "[oneshot]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_oneshot<int>();
+        std::thread other([out = std::move(tx)]() mutable {
+            std::this_thread::sleep_for(5ms);
+            (void)out.send(99);
+        });
+        int const v = co_await rx;
+        other.join();
+        co_return v;
+    };
+    CHECK(run(body()) == 99);
+}
+
+TEST_CASE("oneshot: async_receive from asio::awaitable", "[oneshot][bridge]") {
+    asio::io_context io(1);
+    auto [tx, rx] = asyncpat::make_oneshot<int>();
+    std::optional<int> got;
+    asio::co_spawn(
+        io,
+        [](asyncpat::oneshot_receiver<int>& in, std::optional<int>& out) -> asio::awaitable<void> {
+            out = co_await in.async_receive(asio::use_awaitable);
+        }(rx, got),
+        [](std::exception_ptr e) {
+            if (e) std::rethrow_exception(e);
+        });
+    asio::post(io, [out = std::move(tx)]() mutable { (void)out.send(5); });
+    io.run();
+    CHECK(got == 5);
+}

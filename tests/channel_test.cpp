@@ -345,3 +345,134 @@ TEST_CASE("async_receive cancelled through the token's slot takes nothing", "[ch
     CHECK_FALSE(tx.try_send(7));  // the cancelled receive left the queue
     CHECK(rx.try_receive() == std::optional<int>(7));
 }
+
+TEST_CASE("permits, parked receivers and parked senders at once (capacity 1)", "[channel]") {
+    auto body = []() -> task<int> {
+        auto ex = co_await asyncpat::this_task::executor;
+        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto p = co_await tx.reserve();  // all the room is reserved
+        auto sending = asyncpat::spawn(
+            ex, [](asyncpat::sender<int> out) -> task<void> { co_await out.send(5); }, tx);
+        co_await yields(3);
+        CHECK_FALSE(sending.is_finished());  // parked: no room
+        // A receiver that parks now sees nothing queued. (Had it parked first, the send would
+        // have gone straight to it: a hand-off buffers nothing, so it needs no room.)
+        auto receiving = asyncpat::spawn(
+            ex, [](asyncpat::receiver<int> in) -> task<int> { co_return *co_await in.receive(); },
+            rx);
+        co_await yields(3);
+        CHECK_FALSE(receiving.is_finished());
+        p.send(1);  // straight to the parked receiver; the room goes to the parked sender
+        int const first = co_await receiving;
+        co_await sending;
+        auto second = co_await rx.receive();
+        co_return first * 10 + second.value_or(0);
+    };
+    CHECK(run(body()) == 15);
+}
+
+TEST_CASE("close wakes every parked receiver with the end", "[channel]") {
+    auto body = []() -> task<int> {
+        auto ex = co_await asyncpat::this_task::executor;
+        auto [tx, rx] = asyncpat::make_channel<int>(4);
+        std::vector<asyncpat::join_handle<bool>> waiting;
+        for (int i = 0; i < 3; ++i) {
+            waiting.push_back(asyncpat::spawn(
+                ex,
+                [](asyncpat::receiver<int> in) -> task<bool> {
+                    co_return !(co_await in.receive()).has_value();
+                },
+                rx));
+        }
+        co_await yields(3);
+        tx.close();
+        int ended = 0;
+        for (auto& w : waiting) ended += (co_await w) ? 1 : 0;
+        co_return ended;
+    };
+    CHECK(run(body()) == 3);
+}
+
+TEST_CASE("a capacity that is not a power of two wraps correctly", "[channel]") {
+    auto body = []() -> task<bool> {
+        auto [tx, rx] = asyncpat::make_channel<int>(3);
+        auto producer = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<int> out) -> task<void> {
+                for (int i = 0; i < 10'000; ++i) {
+                    if (i % 7 == 0) co_await asyncpat::this_task::yield();
+                    co_await out.send(i);
+                }
+            },
+            std::move(tx));
+        int expected = 0;
+        bool in_order = true;
+        std::vector<int> batch;
+        for (;;) {
+            batch.clear();
+            std::size_t const n = co_await rx.receive_many(batch, 2);
+            if (n == 0) break;
+            for (int v : batch) in_order = in_order && v == expected++;
+        }
+        co_await producer;
+        co_return in_order&& expected == 10'000 && rx.sent_count() == 10'000 &&
+            rx.received_count() == 10'000 && rx.high_watermark() == 3;
+    };
+    CHECK(run(body()));
+}
+
+TEST_CASE("use_awaitable fast paths: immediate send, receive, end and closed",
+          "[channel][bridge]") {
+    asio::io_context io(1);
+    auto [tx, rx] = asyncpat::make_channel<std::string>(2);
+    auto check = [](asyncpat::sender<std::string>& out,
+                    asyncpat::receiver<std::string>& in) -> asio::awaitable<int> {
+        int score = 0;
+        co_await out.async_send("a", asio::use_awaitable);  // room: completes at once
+        if (co_await in.async_receive(asio::use_awaitable) == std::optional<std::string>("a"))
+            ++score;
+        out.close();
+        try {
+            co_await out.async_send("kept", asio::use_awaitable);
+        } catch (asyncpat::send_error<std::string>& e) {
+            if (e.code() == asyncpat::errc::channel_closed && e.value() == "kept") ++score;
+        }
+        if (!co_await in.async_receive(asio::use_awaitable)) ++score;  // closed and drained
+        co_return score;
+    };
+    auto result = asio::co_spawn(io, check(tx, rx), asio::use_future);
+    io.run();
+    CHECK(result.get() == 3);
+}
+
+TEST_CASE("a permit taken before close still delivers; receivers see the end after it",
+          "[channel]") {
+    auto body = []() -> task<int> {
+        auto ex = co_await asyncpat::this_task::executor;
+        auto [tx, rx] = asyncpat::make_channel<int>(2);
+        auto p = co_await tx.reserve();
+        auto dropped = co_await tx.reserve();
+        tx.close();
+        std::error_code ec;
+        CHECK_FALSE(rx.try_receive(ec));
+        CHECK(ec == asyncpat::errc::channel_empty);  // not the end: permits are out
+        auto receiving = asyncpat::spawn(
+            ex,
+            [](asyncpat::receiver<int> in) -> task<int> {
+                int sum = 0;
+                while (auto v = co_await in.receive()) sum += *v;
+                co_return sum;
+            },
+            rx);
+        co_await yields(3);
+        CHECK_FALSE(receiving.is_finished());
+        p.send(9);
+        co_await yields(3);
+        CHECK_FALSE(receiving.is_finished());  // the other permit is still out
+        {
+            auto gone = std::move(dropped);
+        }
+        co_return co_await receiving;
+    };
+    CHECK(run(body()) == 9);
+}

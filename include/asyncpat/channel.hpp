@@ -355,7 +355,9 @@ public:
         // A reserved slot always has room; if every receiver has gone, the value is dropped
         // with the rest (the receiving side is gone, as for queued values).
         if (!no_receivers_) deliver_locked(value, ready);
-        update_senders_slow_locked();
+        // If the value went straight to a parked receiver, the slot is free for parked senders.
+        admit_senders_locked(ready);
+        end_receivers_if_done_locked(ready);
     }
 
     // A permit was dropped unused: its slot is free again.
@@ -364,6 +366,7 @@ public:
         std::lock_guard<spin_lock> guard(lock_);
         --reserved_;
         admit_senders_locked(ready);
+        end_receivers_if_done_locked(ready);
     }
 
     // A parked send or reserve was cancelled: true if it was still waiting (now removed).
@@ -431,7 +434,8 @@ public:
                 wait();
                 continue;
             }
-            if (closed_.load(std::memory_order_relaxed)) return true;  // closed and drained
+            // Closed and drained, and no permit can still send: the end.
+            if (closed_.load(std::memory_order_relaxed) && reserved_ == 0) return true;
             if (context->cancel_requested()) {
                 w.cancelled = true;
                 return true;
@@ -454,12 +458,14 @@ public:
             ec = {};
             return value;
         }
-        // Closed is only reported once nothing is queued or being written.
-        bool const settled = (tail_.load(std::memory_order_acquire) >> 2) ==
-                             (head_.load(std::memory_order_acquire) >> 1);
-        ec = make_error_code(settled && closed_.load(std::memory_order_acquire)
-                                 ? errc::channel_closed
-                                 : errc::channel_empty);
+        // Closed is only reported once nothing is queued or being written, and no permit is out.
+        bool ended = false;
+        if (closed_.load(std::memory_order_acquire)) {
+            std::lock_guard<spin_lock> guard(lock_);
+            ended = reserved_ == 0 && (tail_.load(std::memory_order_acquire) >> 2) ==
+                                          (head_.load(std::memory_order_acquire) >> 1);
+        }
+        ec = make_error_code(ended ? errc::channel_closed : errc::channel_empty);
         return std::nullopt;
     }
 
@@ -633,9 +639,15 @@ private:
             s->error = send_failure::closed;
             ready.push(s);
         }
-        // Receivers wait only when nothing is queued: with the channel closed, they see the end.
-        while (receive_waiter* r = receivers_waiting_.pop_front()) ready.push(r);
+        end_receivers_if_done_locked(ready);
         update_waiting_flags_locked();
+    }
+
+    // Receivers wait only when nothing is queued: once the channel is closed and no permit can
+    // still send, they see the end.
+    void end_receivers_if_done_locked(wake_list& ready) noexcept {
+        if (!closed_.load(std::memory_order_relaxed) || reserved_ != 0) return;
+        while (receive_waiter* r = receivers_waiting_.pop_front()) ready.push(r);
     }
 
     // pop() for the drain after the last receiver went: waits out sends still writing.
@@ -912,15 +924,24 @@ private:
     static asio::awaitable<void, Executor> send_awaitable(
         std::shared_ptr<detail::channel_state<T>> state, T value) {
         using try_result = typename detail::channel_state<T>::try_result;
+        asio::use_awaitable_t<Executor> token;
+#if ASYNCPAT_WORKAROUND_GCC_AWAITABLE_PARAMETER  // see config.hpp
+        try_result const result = state->try_send(value);
+        if (result == try_result::sent) co_return;
+        if (result == try_result::closed)
+            throw send_error<T>(make_error_code(errc::channel_closed), std::move(value));
+        initiate_send initiation{state};
+#else
         switch (state->try_send(value)) {
             case try_result::sent: co_return;
             case try_result::closed:
                 throw send_error<T>(make_error_code(errc::channel_closed), std::move(value));
             case try_result::full: break;
         }
-        asio::use_awaitable_t<Executor> token;
+        initiate_send initiation{std::move(state)};
+#endif
         co_await asio::async_initiate<decltype(token), void(std::exception_ptr)>(
-            initiate_send{std::move(state)}, token, std::move(value));
+            std::move(initiation), token, std::move(value));
     }
 #endif
 
@@ -1110,9 +1131,14 @@ private:
         if (std::optional<T> value = state->try_receive(ec)) co_return value;
         if (ec == errc::channel_closed) co_return std::nullopt;
         asio::use_awaitable_t<Executor> token;
+#if ASYNCPAT_WORKAROUND_GCC_AWAITABLE_PARAMETER  // see config.hpp
+        initiate_receive initiation{state};
+#else
+        initiate_receive initiation{std::move(state)};
+#endif
         co_return co_await asio::async_initiate<decltype(token),
                                                 void(std::exception_ptr, std::optional<T>)>(
-            initiate_receive{std::move(state)}, token);
+            std::move(initiation), token);
     }
 #endif
 

@@ -46,4 +46,18 @@
 #endif
 #endif
 
+/// Workaround for GCC 12: in the `asio::awaitable` fast path of `sender::async_send`, the natural
+/// form (a `switch` whose cases `co_return` or throw, then `initiate_send{std::move(state)}` from
+/// the by-value coroutine parameter) released the channel's shared state once too often under
+/// g++ 12.2 (heap-use-after-free found by ASan in channel_test; the bug was not reduced further,
+/// clang 19 is fine). When set, that coroutine and its receive twin use if-chains and copy the
+/// parameter instead. Defaults to 1 with GCC and 0 with clang.
+#ifndef ASYNCPAT_WORKAROUND_GCC_AWAITABLE_PARAMETER
+#if defined(__GNUC__) && !defined(__clang__)
+#define ASYNCPAT_WORKAROUND_GCC_AWAITABLE_PARAMETER 1
+#else
+#define ASYNCPAT_WORKAROUND_GCC_AWAITABLE_PARAMETER 0
+#endif
+#endif
+
 #endif  // ASYNCPAT_CONFIG_HPP

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -114,4 +115,68 @@ TEST_CASE("8 producers, 4 consumers, cancellations and a close: every value exac
     pool.join();
     CHECK(exactly_once);
     CHECK(corrupted_hand_backs.load() == 0);
+}
+
+namespace {
+// Producers on one single-threaded io_context, consumers on another: every wake-up crosses
+// threads, and on each side the same-thread hand-off (ready slot) is exercised as well. Some
+// producers use permits, one consumer uses receive_many.
+task<std::vector<int>> produce_on(asyncpat::sender<int> tx, int id) {
+    std::vector<int> sent;
+    for (int k = 0; k < per_producer; ++k) {
+        int const value = id * per_producer + k;
+        if (id % 2 == 0 && k % 5 == 0) {
+            auto slot = co_await tx.reserve();
+            slot.send(int{value});
+        } else {
+            co_await tx.send(int{value});
+        }
+        sent.push_back(value);
+    }
+    co_return sent;
+}
+
+task<std::vector<int>> consume_on(asyncpat::receiver<int> rx, int id) {
+    std::vector<int> got;
+    if (id == 0) {
+        while (co_await rx.receive_many(got, 8) != 0) {
+        }
+    } else {
+        while (auto v = co_await rx.receive()) got.push_back(*v);
+    }
+    co_return got;
+}
+}  // namespace
+
+TEST_CASE("producers and consumers on two io_contexts: every value exactly once", "[mt][channel]") {
+    asio::io_context producer_io(1), consumer_io(1);
+    auto [tx, rx] = asyncpat::make_channel<int>(7);
+    std::vector<asyncpat::join_handle<std::vector<int>>> sending, receiving;
+    for (int id = 0; id < producers; ++id)
+        sending.push_back(asyncpat::spawn(producer_io, produce_on(tx, id)));
+    for (int id = 0; id < consumers; ++id)
+        receiving.push_back(asyncpat::spawn(consumer_io, consume_on(rx, id)));
+    tx = {};
+    rx = {};
+    std::thread other([&] { consumer_io.run(); });
+    producer_io.run();
+    other.join();
+
+    auto collect = [](std::vector<asyncpat::join_handle<std::vector<int>>>& handles,
+                      asio::io_context& io) {
+        std::vector<int> all;
+        for (auto& h : handles) {
+            std::move(h).async_join([&all](std::exception_ptr, std::vector<int> part) {
+                all.insert(all.end(), part.begin(), part.end());
+            });
+        }
+        io.restart();
+        io.run();
+        std::sort(all.begin(), all.end());
+        return all;
+    };
+    std::vector<int> const sent = collect(sending, producer_io);
+    std::vector<int> const received = collect(receiving, consumer_io);
+    CHECK(sent.size() == static_cast<std::size_t>(producers * per_producer));
+    CHECK(sent == received);
 }

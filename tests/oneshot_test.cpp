@@ -223,3 +223,39 @@ TEST_CASE("oneshot: async_receive from asio::awaitable", "[oneshot][bridge]") {
     io.run();
     CHECK(got == 5);
 }
+
+namespace {
+asyncpat::task<void> mark(bool* ran) {
+    *ran = true;
+    co_return;
+}
+asyncpat::task<void> send_later(asyncpat::oneshot_sender<int> tx) {
+    (void)tx.send(7);
+    co_return;
+}
+
+// A spawned task waits in this thread's ready slot for the spawner to suspend; aborted there,
+// it must complete as cancelled without running when the spawner's receive parks.
+asyncpat::task<int> abort_in_ready_slot(bool* ran) {
+    auto ex = co_await asyncpat::this_task::executor;
+    auto [tx, rx] = asyncpat::make_oneshot<int>();
+    auto aborted = asyncpat::spawn(ex, mark(ran));
+    aborted.abort();
+    asyncpat::spawn(ex, send_later(std::move(tx))).detach();
+    int const value = co_await rx;
+    try {
+        co_await aborted;
+    } catch (const std::system_error& e) {
+        if (e.code() == asio::error::operation_aborted) co_return value;
+    }
+    co_return -1;
+}
+}  // namespace
+
+TEST_CASE("a task aborted while it waits to start is completed when the spawner parks",
+          "[oneshot][spawn][cancel]") {
+    asio::io_context io(1);
+    bool ran = false;
+    CHECK(asyncpat::sync_wait(io, abort_in_ready_slot(&ran)) == 7);
+    CHECK_FALSE(ran);
+}

@@ -323,6 +323,50 @@ TEST_CASE("abort before the start means the body never runs", "[task][spawn][can
     CHECK_FALSE(ran);
 }
 
+namespace {
+task<int> record_run(bool* ran) {
+    *ran = true;
+    co_return 1;
+}
+
+// Spawns from inside a running task (the start goes through this thread's ready slot), aborts
+// the handle before the spawner suspends, then joins.
+task<int> spawn_then_abort_inside(bool* ran) {
+    auto ex = co_await asyncpat::this_task::executor;
+    auto handle = asyncpat::spawn(ex, record_run(ran));
+    handle.abort();
+    co_return co_await join_expect_abort(std::move(handle));
+}
+
+task<int> spawn_many_inside(int n, int* finished) {
+    auto ex = co_await asyncpat::this_task::executor;
+    std::vector<asyncpat::join_handle<int>> handles;
+    for (int i = 0; i < n; ++i) {
+        handles.push_back(asyncpat::spawn(ex, [finished]() -> task<int> {
+            ++*finished;
+            co_return 1;
+        }));
+    }
+    int total = 0;
+    for (auto& h : handles) total += co_await h;
+    co_return total;
+}
+}  // namespace
+
+TEST_CASE("abort of a task spawned from inside a task, before it ran", "[task][spawn][cancel]") {
+    asio::io_context io(1);
+    bool ran = false;
+    CHECK(asyncpat::sync_wait(io, spawn_then_abort_inside(&ran)) == 1);
+    CHECK_FALSE(ran);
+}
+
+TEST_CASE("many tasks spawned from inside a task all run once", "[task][spawn]") {
+    asio::io_context io(1);
+    int finished = 0;
+    CHECK(asyncpat::sync_wait(io, spawn_many_inside(1000, &finished)) == 1000);
+    CHECK(finished == 1000);
+}
+
 TEST_CASE("abort from another thread", "[task][spawn][cancel]") {
     asio::io_context io(1);
     bool cancelled = false;

@@ -133,6 +133,11 @@ public:
         return on_complete();
     }
 
+    std::coroutine_handle<> complete_cancelled_start() noexcept final {
+        task_.handle().promise().outcome().set_exception(cancelled_before_start());
+        return complete();
+    }
+
 protected:
     template <typename Executor>
     task_root(Executor&& ex, std::uint32_t refs) noexcept
@@ -143,10 +148,12 @@ protected:
 
     result<T>& outcome() noexcept { return result_; }
 
-    // Binds the task as the outermost task of this tree and posts its start.
+    // Binds the task as the outermost task of this tree and schedules its start: through this
+    // thread's ready slot when the caller runs a handler of the same io_context (see
+    // detail::start_here), otherwise by posting.
     void start(task<T> work) {
         bind(std::move(work));
-        context_.post(starter{this});
+        if (!start_here(task_.handle(), context_)) context_.post(starter{this});
     }
 
     // Starts the task now, on the calling thread (which must run the tree's executor).
@@ -163,6 +170,14 @@ protected:
     }
 
 private:
+    static std::exception_ptr cancelled_before_start() noexcept {
+        try {
+            return std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
+        } catch (...) {  // out of memory while making it
+            return std::current_exception();
+        }
+    }
+
     void bind(task<T> work) {
         task_ = std::move(work);
         task_.handle().promise().bind(nullptr, &context_);
@@ -171,8 +186,7 @@ private:
     void run() {
         if (context_.cancel_requested()) {
             // Cancelled before it started: complete with the cancellation, never run the body.
-            task_.handle().promise().outcome().set_exception(
-                std::make_exception_ptr(std::system_error(asio::error::operation_aborted)));
+            task_.handle().promise().outcome().set_exception(cancelled_before_start());
             detail::resume(complete());  // complete() may free this root: no context after
         } else {
             detail::run_handler(task_.handle(), context_);

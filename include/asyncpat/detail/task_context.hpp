@@ -162,6 +162,11 @@ public:
     // Returns the coroutine to transfer to next (noop_coroutine() for none).
     virtual std::coroutine_handle<> complete() noexcept = 0;
 
+    // The tree was put in a ready slot to start (see start_here) and was cancelled before it
+    // ran: completes it with the cancellation, without running its body. Returns what
+    // complete() returns; the root may be gone after the call.
+    virtual std::coroutine_handle<> complete_cancelled_start() noexcept = 0;
+
 protected:
     explicit root_base(std::uint32_t refs) noexcept : refs_(refs) {}
     ~root_base() = default;
@@ -357,7 +362,8 @@ struct ready_queue {
     asio::io_context* running = nullptr;  // the io_context whose handler run_handler() runs here
     std::coroutine_handle<> next;         // a woken task to run next on this thread
     task_context* next_context = nullptr;
-    unsigned handoffs = 0;  // hand-offs made during the current handler
+    bool next_is_start = false;  // `next` is a spawned tree's outermost task, not yet started
+    unsigned handoffs = 0;       // hand-offs made during the current handler
     // One unit of outstanding work on `running`, left by a task woken through the ready slot,
     // for the next task that parks here: in ping-pong, every park reuses the unit of the last
     // wake instead of two atomic updates of the scheduler's count.
@@ -375,11 +381,15 @@ inline constexpr unsigned handoff_budget = ASYNCPAT_HANDOFF_BUDGET;
 inline void run_handler(std::coroutine_handle<> first, task_context& context) noexcept {
     ready_queue& queue = local_ready();
     ready_queue const saved = queue;
-    queue = ready_queue{context.io_context_ptr(), nullptr, nullptr, 0, false};
+    queue = ready_queue{context.io_context_ptr(), nullptr, nullptr, false, 0, false};
     resume(first);
     while (queue.next) {
         std::coroutine_handle<> const next = std::exchange(queue.next, nullptr);
         task_context* const next_context = queue.next_context;
+        if (std::exchange(queue.next_is_start, false) && next_context->cancel_requested()) {
+            resume(next_context->root().complete_cancelled_start());
+            continue;
+        }
         if (++queue.handoffs <= handoff_budget) {
             resume(next);
             continue;
@@ -406,7 +416,31 @@ inline std::coroutine_handle<> next_ready() noexcept {
     ready_queue& queue = local_ready();
     if (!queue.next) return std::noop_coroutine();
     ++queue.handoffs;
+    if (std::exchange(queue.next_is_start, false) && queue.next_context->cancel_requested()) {
+        queue.next = nullptr;
+        return transfer_to(queue.next_context->root().complete_cancelled_start());
+    }
     return transfer_to(std::exchange(queue.next, nullptr));
+}
+
+// Whether a task of `context` woken (or started) now may go into this thread's ready slot:
+// this thread runs a handler of the same io_context, the slot is free, and the budget allows.
+inline bool ready_slot_accepts(ready_queue& queue, const task_context& context) noexcept {
+    return queue.running != nullptr && queue.running == context.io_context_ptr() && !queue.next &&
+           queue.handoffs < handoff_budget;
+}
+
+// Starts a new tree's outermost task through this thread's ready slot, if it accepts it (see
+// ready_slot_accepts): the task then runs when the spawning task next suspends, or when the
+// current handler's chain returns, without a trip through the scheduler (tokio's LIFO slot).
+// Returns false if the caller must post the start instead.
+inline bool start_here(std::coroutine_handle<> task, task_context& context) noexcept {
+    ready_queue& queue = local_ready();
+    if (!ready_slot_accepts(queue, context)) return false;
+    queue.next = task;
+    queue.next_context = &context;
+    queue.next_is_start = true;
+    return true;
 }
 
 // One unit of outstanding work on a tree's executor, held while a task is parked on something
@@ -478,8 +512,7 @@ private:
 inline void wake(std::coroutine_handle<> handle, task_context& context,
                  parked_work&& work) noexcept {
     ready_queue& queue = local_ready();
-    if (queue.running != nullptr && queue.running == context.io_context_ptr() && !queue.next &&
-        queue.handoffs < handoff_budget) {
+    if (ready_slot_accepts(queue, context)) {
         queue.next = handle;
         queue.next_context = &context;
         work.recycle(queue);

@@ -5,6 +5,7 @@
 #define ASYNCPAT_HPP
 
 #include <asyncpat/blocking.hpp>
+#include <asyncpat/bytes.hpp>
 #include <asyncpat/channel.hpp>
 #include <asyncpat/combinators.hpp>
 #include <asyncpat/config.hpp>

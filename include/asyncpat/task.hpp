@@ -475,12 +475,18 @@ private:
 
     value_type fail(std::error_code ec) {
         if constexpr (traits::has_error_code) {
-            if (redirect_) {
-                *redirect_ = ec;
-                if constexpr (!std::is_void_v<value_type>)
-                    return value_type{};
-                else
+            // A value that cannot be made up (a socket from async_accept) cannot be returned
+            // with the error, so then the error is thrown even with use_task[ec].
+            if constexpr (std::is_void_v<value_type>) {
+                if (redirect_) {
+                    *redirect_ = ec;
                     return;
+                }
+            } else if constexpr (std::is_default_constructible_v<value_type>) {
+                if (redirect_) {
+                    *redirect_ = ec;
+                    return value_type{};
+                }
             }
         }
         throw std::system_error(ec);

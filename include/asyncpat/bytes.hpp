@@ -72,26 +72,37 @@ private:
     std::size_t capacity_;
 };
 
-// A buffer allocated by asyncpat: header and bytes in one allocation (folly's createCombined),
-// from the per-thread block cache when it is small.
+// A buffer allocated by asyncpat: header and bytes in one allocation (folly's createCombined).
+// Small ones come from the per-thread block cache. Large ones are cache-line aligned, with the
+// bytes one line after the header, so bulk copies and fills start on a line boundary.
 class heap_storage final : public bytes_storage {
 public:
     static heap_storage* create(std::size_t capacity) {
-        if (capacity > std::numeric_limits<std::size_t>::max() - sizeof(heap_storage))
+        if (capacity > std::numeric_limits<std::size_t>::max() - line)
             throw std::length_error("asyncpat::bytes_mut: capacity too large");
-        void* block = frame_cache::allocate(sizeof(heap_storage) + capacity);
-        return ::new (block) heap_storage(capacity);
+        if (sizeof(heap_storage) + capacity <= ASYNCPAT_FRAME_CACHE_MAX_BYTES) {
+            void* block = frame_cache::allocate(sizeof(heap_storage) + capacity);
+            return ::new (block) heap_storage(capacity, sizeof(heap_storage));
+        }
+        void* block = ::operator new(line + capacity, std::align_val_t{line});
+        return ::new (block) heap_storage(capacity, line);
     }
 
 private:
-    explicit heap_storage(std::size_t capacity) noexcept
-        : bytes_storage(&destroy, reinterpret_cast<std::byte*>(this + 1), capacity) {}
+    static constexpr std::size_t line = 64;
+    static_assert(sizeof(bytes_storage) <= line);
+
+    heap_storage(std::size_t capacity, std::size_t offset) noexcept
+        : bytes_storage(&destroy, reinterpret_cast<std::byte*>(this) + offset, capacity) {}
 
     static void destroy(bytes_storage* base) noexcept {
         auto* self = static_cast<heap_storage*>(base);
-        std::size_t const size = sizeof(heap_storage) + self->capacity();
+        std::size_t const capacity = self->capacity();
         self->~heap_storage();
-        frame_cache::deallocate(self, size);
+        if (sizeof(heap_storage) + capacity <= ASYNCPAT_FRAME_CACHE_MAX_BYTES)
+            frame_cache::deallocate(self, sizeof(heap_storage) + capacity);
+        else
+            ::operator delete(self, line + capacity, std::align_val_t{line});
     }
 };
 

@@ -80,7 +80,7 @@ public:
     static heap_storage* create(std::size_t capacity) {
         if (capacity > std::numeric_limits<std::size_t>::max() - line)
             throw std::length_error("asyncpat::bytes_mut: capacity too large");
-        if (sizeof(heap_storage) + capacity <= ASYNCPAT_FRAME_CACHE_MAX_BYTES) {
+        if (cached(capacity)) {
             void* block = frame_cache::allocate(sizeof(heap_storage) + capacity);
             return ::new (block) heap_storage(capacity, sizeof(heap_storage));
         }
@@ -92,6 +92,11 @@ private:
     static constexpr std::size_t line = 64;
     static_assert(sizeof(bytes_storage) <= line);
 
+    // Whether a buffer of `capacity` bytes is small enough for the block cache.
+    static bool cached(std::size_t capacity) noexcept {
+        return sizeof(heap_storage) + capacity <= ASYNCPAT_FRAME_CACHE_MAX_BYTES;
+    }
+
     heap_storage(std::size_t capacity, std::size_t offset) noexcept
         : bytes_storage(&destroy, reinterpret_cast<std::byte*>(this) + offset, capacity) {}
 
@@ -99,7 +104,7 @@ private:
         auto* self = static_cast<heap_storage*>(base);
         std::size_t const capacity = self->capacity();
         self->~heap_storage();
-        if (sizeof(heap_storage) + capacity <= ASYNCPAT_FRAME_CACHE_MAX_BYTES)
+        if (cached(capacity))
             frame_cache::deallocate(self, sizeof(heap_storage) + capacity);
         else
             ::operator delete(self, line + capacity, std::align_val_t{line});

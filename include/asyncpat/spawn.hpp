@@ -186,8 +186,7 @@ private:
     void run() {
         if (context_.cancel_requested()) {
             // Cancelled before it started: complete with the cancellation, never run the body.
-            task_.handle().promise().outcome().set_exception(cancelled_before_start());
-            detail::resume(complete());  // complete() may free this root: no context after
+            detail::resume(complete_cancelled_start());  // may free this root: nothing after
         } else {
             detail::run_handler(task_.handle(), context_);
         }

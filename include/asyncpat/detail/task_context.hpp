@@ -162,8 +162,8 @@ public:
     // Returns the coroutine to transfer to next (noop_coroutine() for none).
     virtual std::coroutine_handle<> complete() noexcept = 0;
 
-    // The tree was put in a ready slot to start (see start_here) and was cancelled before it
-    // ran: completes it with the cancellation, without running its body. Returns what
+    // The tree was cancelled before its start ran (posted, or waiting in a ready slot, see
+    // start_here): completes it with the cancellation, without running its body. Returns what
     // complete() returns; the root may be gone after the call.
     virtual std::coroutine_handle<> complete_cancelled_start() noexcept = 0;
 
@@ -375,6 +375,16 @@ inline ready_queue& local_ready() noexcept {
 }
 inline constexpr unsigned handoff_budget = ASYNCPAT_HANDOFF_BUDGET;
 
+// If the ready slot holds a spawned tree that waits to start and was cancelled meanwhile, takes
+// it out and completes it without running its body; returns what its completion returns (the
+// coroutine to run next, perhaps noop_coroutine()). Otherwise returns null and leaves the slot.
+inline std::coroutine_handle<> complete_cancelled_start(ready_queue& queue) noexcept {
+    if (!std::exchange(queue.next_is_start, false) || !queue.next_context->cancel_requested())
+        return nullptr;
+    queue.next = nullptr;
+    return queue.next_context->root().complete_cancelled_start();
+}
+
 // Runs `first`, then every task that asyncpat woke onto this thread's ready slot meanwhile, as
 // one handler of `context`'s executor. Nested handlers (an inline dispatch, a nested run())
 // keep their own slot.
@@ -384,12 +394,12 @@ inline void run_handler(std::coroutine_handle<> first, task_context& context) no
     queue = ready_queue{context.io_context_ptr(), nullptr, nullptr, false, 0, false};
     resume(first);
     while (queue.next) {
-        std::coroutine_handle<> const next = std::exchange(queue.next, nullptr);
-        task_context* const next_context = queue.next_context;
-        if (std::exchange(queue.next_is_start, false) && next_context->cancel_requested()) {
-            resume(next_context->root().complete_cancelled_start());
+        if (std::coroutine_handle<> const completion = complete_cancelled_start(queue)) {
+            resume(completion);
             continue;
         }
+        std::coroutine_handle<> const next = std::exchange(queue.next, nullptr);
+        task_context* const next_context = queue.next_context;
         if (++queue.handoffs <= handoff_budget) {
             resume(next);
             continue;
@@ -416,10 +426,8 @@ inline std::coroutine_handle<> next_ready() noexcept {
     ready_queue& queue = local_ready();
     if (!queue.next) return std::noop_coroutine();
     ++queue.handoffs;
-    if (std::exchange(queue.next_is_start, false) && queue.next_context->cancel_requested()) {
-        queue.next = nullptr;
-        return transfer_to(queue.next_context->root().complete_cancelled_start());
-    }
+    if (std::coroutine_handle<> const completion = complete_cancelled_start(queue))
+        return transfer_to(completion);
     return transfer_to(std::exchange(queue.next, nullptr));
 }
 

@@ -703,6 +703,10 @@ private:
 /// `std::string`: `asio::async_read(socket, asyncpat::dynamic_buffer(buf), ...)` reads straight
 /// into `buf`. Copies refer to the same `bytes_mut`, which must outlive the operation. `grow`
 /// throws `std::length_error` past `max_size()`.
+///
+/// @par Thread safety
+/// As for its `bytes_mut`: one thread at a time, with no other use of that `bytes_mut` while an
+/// Asio operation reads into it. Cancelling that operation leaves the bytes read so far.
 class dynamic_bytes_buffer {
 public:
     using const_buffers_type = asio::const_buffer;

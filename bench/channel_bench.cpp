@@ -4,6 +4,7 @@
 // SPDX-License-Identifier: BSL-1.0
 #include <asyncpat/channel.hpp>
 
+#include <asyncpat/local_channel.hpp>
 #include <asyncpat/oneshot.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
@@ -44,18 +45,33 @@ constexpr int bridge_messages = 200'000;
 
 // ---- asyncpat
 
-asyncpat::task<void> produce(asyncpat::sender<std::uint64_t> tx, int n) {
+// The thread-safe channel and the local (single-thread) one, for the one-thread workloads.
+struct concurrent_channel {
+    static auto make(std::size_t capacity) {
+        return asyncpat::make_channel<std::uint64_t>(capacity);
+    }
+};
+struct local_channel {
+    static auto make(std::size_t capacity) {
+        return asyncpat::make_local_channel<std::uint64_t>(capacity);
+    }
+};
+
+template <typename Sender>
+asyncpat::task<void> produce(Sender tx, int n) {
     for (int i = 0; i < n; ++i) co_await tx.send(static_cast<std::uint64_t>(i));
 }
 
-asyncpat::task<std::uint64_t> consume(asyncpat::receiver<std::uint64_t> rx) {
+template <typename Receiver>
+asyncpat::task<std::uint64_t> consume(Receiver rx) {
     std::uint64_t sum = 0;
     while (auto v = co_await rx.receive()) sum += *v;
     co_return sum;
 }
 
+template <typename Channel>
 asyncpat::task<std::uint64_t> spsc_asyncpat(int n) {
-    auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
+    auto [tx, rx] = Channel::make(1024);
     auto producer =
         asyncpat::spawn(co_await asyncpat::this_task::executor, produce(std::move(tx), n));
     std::uint64_t const sum = co_await consume(std::move(rx));
@@ -63,14 +79,15 @@ asyncpat::task<std::uint64_t> spsc_asyncpat(int n) {
     co_return sum;
 }
 
-asyncpat::task<void> ponger(asyncpat::receiver<std::uint64_t> in,
-                            asyncpat::sender<std::uint64_t> out) {
+template <typename Receiver, typename Sender>
+asyncpat::task<void> ponger(Receiver in, Sender out) {
     while (auto v = co_await in.receive()) co_await out.send(*v + 1);
 }
 
+template <typename Channel>
 asyncpat::task<std::uint64_t> pingpong_asyncpat(int rounds) {
-    auto [ping_tx, ping_rx] = asyncpat::make_channel<std::uint64_t>(1);
-    auto [pong_tx, pong_rx] = asyncpat::make_channel<std::uint64_t>(1);
+    auto [ping_tx, ping_rx] = Channel::make(1);
+    auto [pong_tx, pong_rx] = Channel::make(1);
     auto other = asyncpat::spawn(co_await asyncpat::this_task::executor,
                                  ponger(std::move(ping_rx), std::move(pong_tx)));
     std::uint64_t v = 0;
@@ -145,7 +162,14 @@ std::uint64_t run_asio(asio::io_context& io, asio::awaitable<std::uint64_t> work
 
 void BM_channel_spsc_1thread_asyncpat(benchmark::State& state) {
     asio::io_context io(1);
-    measure(state, messages, [&] { return asyncpat::sync_wait(io, spsc_asyncpat(messages)); });
+    measure(state, messages,
+            [&] { return asyncpat::sync_wait(io, spsc_asyncpat<concurrent_channel>(messages)); });
+}
+
+void BM_channel_spsc_1thread_asyncpat_local(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, messages,
+            [&] { return asyncpat::sync_wait(io, spsc_asyncpat<local_channel>(messages)); });
 }
 
 void BM_channel_spsc_1thread_asio(benchmark::State& state) {
@@ -155,8 +179,16 @@ void BM_channel_spsc_1thread_asio(benchmark::State& state) {
 
 void BM_channel_pingpong_1thread_asyncpat(benchmark::State& state) {
     asio::io_context io(1);
-    measure(state, 2 * pingpong_rounds,
-            [&] { return asyncpat::sync_wait(io, pingpong_asyncpat(pingpong_rounds)); });
+    measure(state, 2 * pingpong_rounds, [&] {
+        return asyncpat::sync_wait(io, pingpong_asyncpat<concurrent_channel>(pingpong_rounds));
+    });
+}
+
+void BM_channel_pingpong_1thread_asyncpat_local(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, 2 * pingpong_rounds, [&] {
+        return asyncpat::sync_wait(io, pingpong_asyncpat<local_channel>(pingpong_rounds));
+    });
 }
 
 void BM_channel_pingpong_1thread_asio(benchmark::State& state) {
@@ -362,8 +394,10 @@ void BM_channel_spsc_awaitable_bridge_asio(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_channel_spsc_1thread_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_spsc_1thread_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_1thread_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_pingpong_1thread_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_2threads_asyncpat)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_channel_spsc_2threads_asio)->Unit(benchmark::kMillisecond)->UseRealTime();

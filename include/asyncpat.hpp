@@ -10,6 +10,7 @@
 #include <asyncpat/combinators.hpp>
 #include <asyncpat/config.hpp>
 #include <asyncpat/error.hpp>
+#include <asyncpat/local_channel.hpp>
 #include <asyncpat/oneshot.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>

@@ -1,11 +1,14 @@
-// Tests of the bounded channel: semantics, close, permits, cancel safety, lifetimes.
+// Tests of the bounded channels, concurrent and local (each test runs for both kinds):
+// semantics, close, permits, cancel safety, lifetimes.
 // Copyright (c) 2026 the asyncpat developers
 // SPDX-License-Identifier: BSL-1.0
 #include <asyncpat/channel.hpp>
 
 #include <asyncpat/combinators.hpp>
+#include <asyncpat/local_channel.hpp>
 #include <asyncpat/spawn.hpp>
 
+#include "support/alloc_counter.hpp"
 #include "support/catch.hpp"
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
@@ -29,16 +32,41 @@ using namespace std::chrono_literals;
 using asyncpat::task;
 using asyncpat_test::run;
 
-TEST_CASE("capacity 0 is a clear error", "[channel]") {
-    CHECK_THROWS_AS(asyncpat::make_channel<int>(0), std::invalid_argument);
+namespace {
+// The two kinds of channel; every TEMPLATE_TEST_CASE below runs for both.
+struct concurrent_kind {
+    template <typename T>
+    static auto make(std::size_t capacity) {
+        return asyncpat::make_channel<T>(capacity);
+    }
+};
+struct local_kind {
+    template <typename T>
+    static auto make(std::size_t capacity) {
+        return asyncpat::make_local_channel<T>(capacity);
+    }
+};
+template <typename Kind, typename T>
+auto make(std::size_t capacity) {
+    return Kind::template make<T>(capacity);
+}
+template <typename Kind, typename T>
+using tx_t = decltype(make<Kind, T>(1).first);
+template <typename Kind, typename T>
+using rx_t = decltype(make<Kind, T>(1).second);
+}  // namespace
+
+TEMPLATE_TEST_CASE("capacity 0 is a clear error", "[channel]", concurrent_kind, local_kind) {
+    CHECK_THROWS_AS((make<TestType, int>(0)), std::invalid_argument);
 }
 
-TEST_CASE("values arrive in order; the end comes after the last sender goes", "[channel]") {
+TEMPLATE_TEST_CASE("values arrive in order; the end comes after the last sender goes", "[channel]",
+                   concurrent_kind, local_kind) {
     auto body = []() -> task<std::vector<int>> {
-        auto [tx, rx] = asyncpat::make_channel<int>(4);
+        auto [tx, rx] = make<TestType, int>(4);
         auto producer = asyncpat::spawn(
             co_await asyncpat::this_task::executor,
-            [](asyncpat::sender<int> out) -> task<void> {
+            [](tx_t<TestType, int> out) -> task<void> {
                 for (int i = 0; i < 10; ++i) co_await out.send(i);
             },
             std::move(tx));
@@ -50,13 +78,13 @@ TEST_CASE("values arrive in order; the end comes after the last sender goes", "[
     CHECK(run(body()) == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 }
 
-TEST_CASE("send waits for room (backpressure)", "[channel]") {
+TEMPLATE_TEST_CASE("send waits for room (backpressure)", "[channel]", concurrent_kind, local_kind) {
     auto body = []() -> task<int> {
-        auto [tx, rx] = asyncpat::make_channel<int>(2);
+        auto [tx, rx] = make<TestType, int>(2);
         int sent = 0;
         auto producer = asyncpat::spawn(
             co_await asyncpat::this_task::executor,
-            [](asyncpat::sender<int> out, int* count) -> task<void> {
+            [](tx_t<TestType, int> out, int* count) -> task<void> {
                 for (int i = 0; i < 5; ++i) {
                     co_await out.send(i);
                     ++*count;
@@ -77,8 +105,9 @@ TEST_CASE("send waits for room (backpressure)", "[channel]") {
     CHECK(run(body()) == 10);
 }
 
-TEST_CASE("try_send leaves the value in place on full and closed", "[channel]") {
-    auto [tx, rx] = asyncpat::make_channel<std::string>(1);
+TEMPLATE_TEST_CASE("try_send leaves the value in place on full and closed", "[channel]",
+                   concurrent_kind, local_kind) {
+    auto [tx, rx] = make<TestType, std::string>(1);
     std::string a = "first", b = "second";
     CHECK_FALSE(tx.try_send(std::move(a)));
     CHECK(tx.try_send(std::move(b)) == asyncpat::errc::channel_full);
@@ -94,14 +123,14 @@ TEST_CASE("try_send leaves the value in place on full and closed", "[channel]") 
     CHECK(ec == asyncpat::errc::channel_closed);
 }
 
-TEST_CASE("close: receivers drain, then see the end; pending sends fail with their value",
-          "[channel]") {
+TEMPLATE_TEST_CASE("close: receivers drain, then see the end; pending sends fail with their value",
+                   "[channel]", concurrent_kind, local_kind) {
     auto body = []() -> task<int> {
-        auto [tx, rx] = asyncpat::make_channel<std::string>(1);
+        auto [tx, rx] = make<TestType, std::string>(1);
         co_await tx.send("queued");
         auto blocked = asyncpat::spawn(
             co_await asyncpat::this_task::executor,
-            [](asyncpat::sender<std::string> out) -> task<std::string> {
+            [](tx_t<TestType, std::string> out) -> task<std::string> {
                 try {
                     co_await out.send("blocked");
                 } catch (asyncpat::send_error<std::string>& e) {
@@ -121,10 +150,11 @@ TEST_CASE("close: receivers drain, then see the end; pending sends fail with the
     CHECK(run(body()) == 1);
 }
 
-TEST_CASE("the last receiver gone: queued values are destroyed, sends fail", "[channel]") {
+TEMPLATE_TEST_CASE("the last receiver gone: queued values are destroyed, sends fail", "[channel]",
+                   concurrent_kind, local_kind) {
     asyncpat_test::lifetime_counter counter;
     auto body = [](asyncpat_test::lifetime_counter& c) -> task<int> {
-        auto [tx, rx] = asyncpat::make_channel<asyncpat_test::tracked>(4);
+        auto [tx, rx] = make<TestType, asyncpat_test::tracked>(4);
         co_await tx.send(asyncpat_test::tracked(c, 1));
         co_await tx.send(asyncpat_test::tracked(c, 2));
         {
@@ -142,10 +172,11 @@ TEST_CASE("the last receiver gone: queued values are destroyed, sends fail", "[c
     CHECK(counter.alive() == 0);
 }
 
-TEST_CASE("a channel destroyed with values inside destroys each once", "[channel]") {
+TEMPLATE_TEST_CASE("a channel destroyed with values inside destroys each once", "[channel]",
+                   concurrent_kind, local_kind) {
     asyncpat_test::lifetime_counter counter;
     {
-        auto [tx, rx] = asyncpat::make_channel<asyncpat_test::tracked>(8);
+        auto [tx, rx] = make<TestType, asyncpat_test::tracked>(8);
         for (int i = 0; i < 5; ++i) CHECK_FALSE(tx.try_send(asyncpat_test::tracked(counter, i)));
         CHECK(counter.alive() == 5);
         auto one = rx.try_receive();
@@ -154,9 +185,10 @@ TEST_CASE("a channel destroyed with values inside destroys each once", "[channel
     CHECK(counter.alive() == 0);
 }
 
-TEST_CASE("permits reserve room; dropping one frees it", "[channel]") {
+TEMPLATE_TEST_CASE("permits reserve room; dropping one frees it", "[channel]", concurrent_kind,
+                   local_kind) {
     auto body = []() -> task<int> {
-        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto [tx, rx] = make<TestType, int>(1);
         auto p = co_await tx.reserve();
         std::error_code ec;
         auto none = tx.try_reserve(ec);
@@ -178,9 +210,10 @@ TEST_CASE("permits reserve room; dropping one frees it", "[channel]") {
     CHECK(run(body()) == 15);
 }
 
-TEST_CASE("receive_many takes what is queued, up to max", "[channel]") {
+TEMPLATE_TEST_CASE("receive_many takes what is queued, up to max", "[channel]", concurrent_kind,
+                   local_kind) {
     auto body = []() -> task<std::size_t> {
-        auto [tx, rx] = asyncpat::make_channel<int>(16);
+        auto [tx, rx] = make<TestType, int>(16);
         for (int i = 0; i < 10; ++i) co_await tx.send(i);
         std::vector<int> out;
         auto n = co_await rx.receive_many(out, 4);
@@ -195,8 +228,9 @@ TEST_CASE("receive_many takes what is queued, up to max", "[channel]") {
     CHECK(run(body()) == 10);
 }
 
-TEST_CASE("counters: sent, received, high watermark", "[channel]") {
-    auto [tx, rx] = asyncpat::make_channel<int>(8);
+TEMPLATE_TEST_CASE("counters: sent, received, high watermark", "[channel]", concurrent_kind,
+                   local_kind) {
+    auto [tx, rx] = make<TestType, int>(8);
     for (int i = 0; i < 5; ++i) CHECK_FALSE(tx.try_send(int{i}));
     for (int i = 0; i < 3; ++i) CHECK(rx.try_receive());
     CHECK(rx.sent_count() == 5);
@@ -212,16 +246,17 @@ task<void> yields(int n) {
 
 // One trial: a receive with an immediate timeout (its cancellation) while a sender delivers
 // after `delay` yields, i.e. before, at about, or after the moment of cancellation.
-task<int> receive_race_trial(asyncpat::receiver<int>& rx, asyncpat::sender<int>& tx, int value,
+template <typename TestType>
+task<int> receive_race_trial(rx_t<TestType, int>& rx, tx_t<TestType, int>& tx, int value,
                              int delay) {
-    auto send_later = [](asyncpat::sender<int>& out, int v, int n) -> task<void> {
+    auto send_later = [](tx_t<TestType, int>& out, int v, int n) -> task<void> {
         co_await yields(n);
         co_await out.send(v);
     };
-    auto receive_with_timeout = [](asyncpat::receiver<int>& in) -> task<std::optional<int>> {
+    auto receive_with_timeout = [](rx_t<TestType, int>& in) -> task<std::optional<int>> {
         try {
             co_return co_await asyncpat::timeout(
-                0ms, [](asyncpat::receiver<int>& r) -> task<std::optional<int>> {
+                0ms, [](rx_t<TestType, int>& r) -> task<std::optional<int>> {
                     co_return co_await r.receive();
                 }(in));
         } catch (const std::system_error&) {
@@ -239,18 +274,18 @@ task<int> receive_race_trial(asyncpat::receiver<int>& rx, asyncpat::sender<int>&
 
 // One trial: a send parked on a full channel races a short wait (which cancels it) while a
 // receiver makes room after `delay` yields.
-task<int> send_race_trial(asyncpat::receiver<int>& rx, asyncpat::sender<int>& tx, int value,
-                          int delay) {
+template <typename TestType>
+task<int> send_race_trial(rx_t<TestType, int>& rx, tx_t<TestType, int>& tx, int value, int delay) {
     CHECK_FALSE(tx.try_send(int{-1}));  // now full
     int handed_back = 0;
-    auto send_one = [](asyncpat::sender<int>& out, int v, int* back) -> task<void> {
+    auto send_one = [](tx_t<TestType, int>& out, int v, int* back) -> task<void> {
         try {
             co_await out.send(v);
         } catch (asyncpat::send_error<int>& e) {
             if (e.value() == v) ++*back;
         }
     };
-    auto drain_later = [](asyncpat::receiver<int>& in, int n) -> task<void> {
+    auto drain_later = [](rx_t<TestType, int>& in, int n) -> task<void> {
         co_await yields(n);
         (void)in.try_receive();  // takes the -1: room for the parked send
     };
@@ -264,23 +299,25 @@ task<int> send_race_trial(asyncpat::receiver<int>& rx, asyncpat::sender<int>& tx
 }
 }  // namespace
 
-TEST_CASE("cancel safety: a receive racing cancellation loses no value", "[channel][cancel]") {
+TEMPLATE_TEST_CASE("cancel safety: a receive racing cancellation loses no value",
+                   "[channel][cancel]", concurrent_kind, local_kind) {
     auto body = []() -> task<int> {
-        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto [tx, rx] = make<TestType, int>(1);
         int accounted = 0;
         for (int i = 0; i < 100'000; ++i)
-            accounted += co_await receive_race_trial(rx, tx, i, i % 3);
+            accounted += co_await receive_race_trial<TestType>(rx, tx, i, i % 3);
         co_return accounted;
     };
     CHECK(run(body()) == 100'000);  // every value received exactly once
 }
 
-TEST_CASE("cancel safety: a send cancelled on a full channel hands its value back",
-          "[channel][cancel]") {
+TEMPLATE_TEST_CASE("cancel safety: a send cancelled on a full channel hands its value back",
+                   "[channel][cancel]", concurrent_kind, local_kind) {
     auto body = []() -> task<int> {
-        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto [tx, rx] = make<TestType, int>(1);
         int accounted = 0;
-        for (int i = 0; i < 100'000; ++i) accounted += co_await send_race_trial(rx, tx, i, i % 3);
+        for (int i = 0; i < 100'000; ++i)
+            accounted += co_await send_race_trial<TestType>(rx, tx, i, i % 3);
         co_return accounted;
     };
     CHECK(run(body()) == 100'000);  // each value either delivered or handed back, once
@@ -303,12 +340,13 @@ TEST_CASE("a parked receive keeps its io_context running", "[channel]") {
 }
 
 namespace {
+template <typename TestType>
 asio::awaitable<std::uint64_t> awaitable_pipeline() {
-    auto [tx, rx] = asyncpat::make_channel<int>(2);
+    auto [tx, rx] = make<TestType, int>(2);
     auto ex = co_await asio::this_coro::executor;
     asio::co_spawn(
         ex,
-        [](asyncpat::sender<int> out) -> asio::awaitable<void> {
+        [](tx_t<TestType, int> out) -> asio::awaitable<void> {
             for (int i = 1; i <= 100; ++i) co_await out.async_send(i, asio::use_awaitable);
         }(std::move(tx)),
         asio::detached);
@@ -319,16 +357,18 @@ asio::awaitable<std::uint64_t> awaitable_pipeline() {
 }
 }  // namespace
 
-TEST_CASE("async_send and async_receive from asio::awaitable", "[channel][bridge]") {
+TEMPLATE_TEST_CASE("async_send and async_receive from asio::awaitable", "[channel][bridge]",
+                   concurrent_kind, local_kind) {
     asio::io_context io(1);
-    auto result = asio::co_spawn(io, awaitable_pipeline(), asio::use_future);
+    auto result = asio::co_spawn(io, awaitable_pipeline<TestType>(), asio::use_future);
     io.run();
     CHECK(result.get() == 5050);
 }
 
-TEST_CASE("async_receive cancelled through the token's slot takes nothing", "[channel][bridge]") {
+TEMPLATE_TEST_CASE("async_receive cancelled through the token's slot takes nothing",
+                   "[channel][bridge]", concurrent_kind, local_kind) {
     asio::io_context io(1);
-    auto [tx, rx] = asyncpat::make_channel<int>(1);
+    auto [tx, rx] = make<TestType, int>(1);
     asio::cancellation_signal signal;
     bool aborted = false;
     // The handler's executor is io's: the receive runs there, and the cancellation is emitted
@@ -346,20 +386,20 @@ TEST_CASE("async_receive cancelled through the token's slot takes nothing", "[ch
     CHECK(rx.try_receive() == std::optional<int>(7));
 }
 
-TEST_CASE("permits, parked receivers and parked senders at once (capacity 1)", "[channel]") {
+TEMPLATE_TEST_CASE("permits, parked receivers and parked senders at once (capacity 1)", "[channel]",
+                   concurrent_kind, local_kind) {
     auto body = []() -> task<int> {
         auto ex = co_await asyncpat::this_task::executor;
-        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto [tx, rx] = make<TestType, int>(1);
         auto p = co_await tx.reserve();  // all the room is reserved
         auto sending = asyncpat::spawn(
-            ex, [](asyncpat::sender<int> out) -> task<void> { co_await out.send(5); }, tx);
+            ex, [](tx_t<TestType, int> out) -> task<void> { co_await out.send(5); }, tx);
         co_await yields(3);
         CHECK_FALSE(sending.is_finished());  // parked: no room
         // A receiver that parks now sees nothing queued. (Had it parked first, the send would
         // have gone straight to it: a hand-off buffers nothing, so it needs no room.)
         auto receiving = asyncpat::spawn(
-            ex, [](asyncpat::receiver<int> in) -> task<int> { co_return *co_await in.receive(); },
-            rx);
+            ex, [](rx_t<TestType, int> in) -> task<int> { co_return *co_await in.receive(); }, rx);
         co_await yields(3);
         CHECK_FALSE(receiving.is_finished());
         p.send(1);  // straight to the parked receiver; the room goes to the parked sender
@@ -371,16 +411,19 @@ TEST_CASE("permits, parked receivers and parked senders at once (capacity 1)", "
     CHECK(run(body()) == 15);
 }
 
-TEST_CASE("close wakes every parked receiver with the end", "[channel]") {
+TEMPLATE_TEST_CASE("close wakes every parked receiver with the end", "[channel]", concurrent_kind,
+                   local_kind) {
     auto body = []() -> task<int> {
         auto ex = co_await asyncpat::this_task::executor;
-        auto [tx, rx] = asyncpat::make_channel<int>(4);
+        auto [tx, rx] = make<TestType, int>(4);
         std::vector<asyncpat::join_handle<bool>> waiting;
         for (int i = 0; i < 3; ++i) {
             waiting.push_back(asyncpat::spawn(
                 ex,
-                [](asyncpat::receiver<int> in) -> task<bool> {
-                    co_return !(co_await in.receive()).has_value();
+                [](rx_t<TestType, int> in) -> task<bool> {
+                    // (a named result: g++ 12 cannot parse `(co_await x).f()` in a template)
+                    std::optional<int> const v = co_await in.receive();
+                    co_return !v.has_value();
                 },
                 rx));
         }
@@ -393,12 +436,13 @@ TEST_CASE("close wakes every parked receiver with the end", "[channel]") {
     CHECK(run(body()) == 3);
 }
 
-TEST_CASE("a capacity that is not a power of two wraps correctly", "[channel]") {
+TEMPLATE_TEST_CASE("a capacity that is not a power of two wraps correctly", "[channel]",
+                   concurrent_kind, local_kind) {
     auto body = []() -> task<bool> {
-        auto [tx, rx] = asyncpat::make_channel<int>(3);
+        auto [tx, rx] = make<TestType, int>(3);
         auto producer = asyncpat::spawn(
             co_await asyncpat::this_task::executor,
-            [](asyncpat::sender<int> out) -> task<void> {
+            [](tx_t<TestType, int> out) -> task<void> {
                 for (int i = 0; i < 10'000; ++i) {
                     if (i % 7 == 0) co_await asyncpat::this_task::yield();
                     co_await out.send(i);
@@ -421,12 +465,12 @@ TEST_CASE("a capacity that is not a power of two wraps correctly", "[channel]") 
     CHECK(run(body()));
 }
 
-TEST_CASE("use_awaitable fast paths: immediate send, receive, end and closed",
-          "[channel][bridge]") {
+TEMPLATE_TEST_CASE("use_awaitable fast paths: immediate send, receive, end and closed",
+                   "[channel][bridge]", concurrent_kind, local_kind) {
     asio::io_context io(1);
-    auto [tx, rx] = asyncpat::make_channel<std::string>(2);
-    auto check = [](asyncpat::sender<std::string>& out,
-                    asyncpat::receiver<std::string>& in) -> asio::awaitable<int> {
+    auto [tx, rx] = make<TestType, std::string>(2);
+    auto check = [](tx_t<TestType, std::string>& out,
+                    rx_t<TestType, std::string>& in) -> asio::awaitable<int> {
         int score = 0;
         co_await out.async_send("a", asio::use_awaitable);  // room: completes at once
         if (co_await in.async_receive(asio::use_awaitable) == std::optional<std::string>("a"))
@@ -445,11 +489,11 @@ TEST_CASE("use_awaitable fast paths: immediate send, receive, end and closed",
     CHECK(result.get() == 3);
 }
 
-TEST_CASE("a permit taken before close still delivers; receivers see the end after it",
-          "[channel]") {
+TEMPLATE_TEST_CASE("a permit taken before close still delivers; receivers see the end after it",
+                   "[channel]", concurrent_kind, local_kind) {
     auto body = []() -> task<int> {
         auto ex = co_await asyncpat::this_task::executor;
-        auto [tx, rx] = asyncpat::make_channel<int>(2);
+        auto [tx, rx] = make<TestType, int>(2);
         auto p = co_await tx.reserve();
         auto dropped = co_await tx.reserve();
         tx.close();
@@ -458,7 +502,7 @@ TEST_CASE("a permit taken before close still delivers; receivers see the end aft
         CHECK(ec == asyncpat::errc::channel_empty);  // not the end: permits are out
         auto receiving = asyncpat::spawn(
             ex,
-            [](asyncpat::receiver<int> in) -> task<int> {
+            [](rx_t<TestType, int> in) -> task<int> {
                 int sum = 0;
                 while (auto v = co_await in.receive()) sum += *v;
                 co_return sum;
@@ -475,4 +519,68 @@ TEST_CASE("a permit taken before close still delivers; receivers see the end aft
         co_return co_await receiving;
     };
     CHECK(run(body()) == 9);
+}
+
+// ---- local channels only
+
+TEST_CASE("a local channel used from a second thread throws", "[channel][local]") {
+    auto [tx, rx] = asyncpat::make_local_channel<int>(4);
+    CHECK_FALSE(tx.try_send(1));  // binds the channel to this thread
+    bool threw = false;
+    std::thread other([&threw, &rx] {
+        try {
+            (void)rx.try_receive();
+        } catch (const std::logic_error&) {
+            threw = true;
+        }
+    });
+    other.join();
+    CHECK(threw);
+    CHECK(rx.try_receive() == std::optional<int>(1));  // still usable on its own thread
+}
+
+TEST_CASE("a task parked on a local channel aborted from another thread takes nothing",
+          "[channel][local][cancel]") {
+    asio::io_context io(1);
+    auto [tx, rx] = asyncpat::make_local_channel<int>(1);
+    auto parked = asyncpat::spawn(
+        io, [](asyncpat::local_receiver<int> in) -> task<int> { co_return *co_await in.receive(); },
+        rx);
+    io.run_for(std::chrono::milliseconds(2));  // the receive is parked
+    std::thread aborter([&parked] { parked.abort(); });
+    aborter.join();
+    bool aborted = false;
+    auto check = [](asyncpat::join_handle<int>& handle, bool& out) -> task<void> {
+        try {
+            (void)co_await handle;
+        } catch (const std::system_error& e) {
+            out = e.code() == asio::error::operation_aborted;
+        }
+    };
+    asyncpat::sync_wait(io, check(parked, aborted));
+    CHECK(aborted);
+    CHECK_FALSE(tx.try_send(7));  // the aborted receive left the queue: the value is queued
+    CHECK(rx.try_receive() == std::optional<int>(7));
+}
+
+TEMPLATE_TEST_CASE("a million values through a channel allocate nothing per value",
+                   "[channel][alloc]", concurrent_kind, local_kind) {
+    auto body = []() -> task<std::uint64_t> {
+        auto [tx, rx] = make<TestType, std::uint64_t>(64);
+        auto producer = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](tx_t<TestType, std::uint64_t> out) -> task<void> {
+                for (std::uint64_t i = 0; i < 1'000'000; ++i) co_await out.send(i);
+            },
+            std::move(tx));
+        std::uint64_t sum = 0;
+        while (auto v = co_await rx.receive()) sum += *v;
+        co_await producer;
+        co_return sum;
+    };
+    long const before = asyncpat_test::allocation_count();
+    std::uint64_t const sum = run(body());
+    long const used = asyncpat_test::allocation_count() - before;
+    CHECK(sum == 499'999'500'000ULL);
+    CHECK(used < 100);  // the channel, the tasks and the io_context: nothing per value
 }

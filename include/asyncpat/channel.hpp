@@ -44,11 +44,25 @@ private:
     T value_;
 };
 
-template <typename T>
+/// Channel kinds, the second template argument of `sender`, `receiver` and `permit`.
+namespace channel_kind {
+/// The default: handles may be used from any thread (`make_channel`).
+struct concurrent {};
+/// Every handle of the channel is used on one thread (`make_local_channel`, local_channel.hpp).
+struct local;
+}  // namespace channel_kind
+
+namespace detail {
+// The shared state of a channel of kind `Kind` (its `type`).
+template <typename T, typename Kind>
+struct channel_state_of;
+}  // namespace detail
+
+template <typename T, typename Kind = channel_kind::concurrent>
 class sender;
-template <typename T>
+template <typename T, typename Kind = channel_kind::concurrent>
 class receiver;
-template <typename T>
+template <typename T, typename Kind = channel_kind::concurrent>
 class permit;
 
 namespace detail {
@@ -66,7 +80,7 @@ struct channel_waiter {
     bool linked = false;
 
     void park(std::coroutine_handle<> h, task_context* c) {
-        work = parked_work(*c);
+        work.acquire(*c);
         handle = h;
         context = c;
     }
@@ -85,6 +99,20 @@ inline std::error_code make_error_code(send_failure failure) noexcept {
         case send_failure::cancelled: return asio::error::operation_aborted;
     }
     return {};
+}
+
+// The rare failures, kept out of line so that the operations around them inline.
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_empty_handle(char const* message) {
+    throw std::logic_error(message);
+}
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_operation_aborted() {
+    throw std::system_error(asio::error::operation_aborted);
+}
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_send_failure(send_failure failure) {
+    throw std::system_error(make_error_code(failure));
+}
+[[gnu::cold, gnu::noinline]] inline void clear_cancellation_hook(task_context* context) noexcept {
+    context->clear_hook();
 }
 
 // A FIFO of parked waiters, linked through the waiters themselves (no allocation).
@@ -208,6 +236,9 @@ public:
     }
 
     std::size_t capacity() const noexcept { return capacity_; }
+    // Any thread may use a concurrent channel, and cancel a task that waits for it.
+    void check_thread() const noexcept {}
+    static constexpr bool serial_hook = false;
 
     // ---- handles
 
@@ -682,6 +713,11 @@ private:
     std::atomic<std::uint64_t> handed_over_{0};  // values handed straight to parked receivers
 };
 
+template <typename T>
+struct channel_state_of<T, channel_kind::concurrent> {
+    using type = channel_state<T>;
+};
+
 // Installs `hook` as the awaiting task's cancellation hook unless it is cancelled already.
 // Returns false if it was.
 inline bool arm_cancellation(task_context* context, task_context::hook_function hook,
@@ -707,7 +743,7 @@ inline bool arm_cancellation(task_context* context, task_context::hook_function 
 // The awaiter refers to the channel through the handle that created it (as tokio's futures
 // borrow theirs): the handle must outlive the co_await, which it does when the operation is
 // awaited in the expression that creates it, `co_await tx.send(v)`.
-template <typename Derived, typename T, typename Waiter>
+template <typename Derived, typename State, typename Waiter>
 class channel_awaiter {
 public:
     channel_awaiter(const channel_awaiter&) = delete;
@@ -725,7 +761,7 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
-        if (!arm_cancellation(context, &on_cancel, this)) {
+        if (!arm(context)) {
             static_cast<Derived*>(this)->cancelled_early();
             return transfer_to(caller);
         }
@@ -738,17 +774,34 @@ public:
     }
 
 protected:
-    explicit channel_awaiter(channel_state<T>* state) noexcept : state_(state) {}
+    explicit channel_awaiter(State* state) noexcept : state_(state) {}
 
     void finish() noexcept {
         parked_ = false;
-        if (armed_) armed_->clear_hook();
+        if (!armed_) return;
+        if constexpr (State::serial_hook)
+            armed_->clear_hook_serial();
+        else
+            clear_cancellation_hook(armed_);
     }
 
-    channel_state<T>* state_;
+    State* state_;
     Waiter waiter_;
 
 private:
+    // Installs the cancellation hook unless the task is cancelled already (false). A channel
+    // whose state says serial_hook is used on one thread only, and so is the task that awaits
+    // it: it installs the hook without taking the task's lock.
+    bool arm(task_context* context) {
+        if constexpr (State::serial_hook) {
+            if (context->cancel_requested()) return false;
+            context->set_hook_serial(&on_cancel, this);
+            return true;
+        } else {
+            return arm_cancellation(context, &on_cancel, this);
+        }
+    }
+
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* a = static_cast<channel_awaiter*>(self);
         if (a->state_->cancel(a->waiter_)) a->waiter_.wake();
@@ -765,8 +818,10 @@ private:
 ///
 /// @par Thread safety
 /// A permit is used by one thread at a time.
-template <typename T>
+template <typename T, typename Kind>
 class [[nodiscard]] permit {
+    using state_type = typename detail::channel_state_of<T, Kind>::type;
+
 public:
     permit() noexcept = default;
     permit(permit&& other) noexcept : state_(std::move(other.state_)) {}
@@ -786,14 +841,14 @@ public:
     /// used up. If every receiver has gone meanwhile, the value is destroyed. Throws
     /// `std::logic_error` on an empty permit.
     void send(T value) {
-        if (!state_) throw std::logic_error("asyncpat: send on an empty permit");
+        if (!state_) detail::throw_empty_handle("asyncpat: send on an empty permit");
+        state_->check_thread();
         auto state = std::move(state_);
         state->send_reserved(value);
     }
 
     /// @cond internal
-    explicit permit(std::shared_ptr<detail::channel_state<T>> state) noexcept
-        : state_(std::move(state)) {}
+    explicit permit(std::shared_ptr<state_type> state) noexcept : state_(std::move(state)) {}
     /// @endcond
 
 private:
@@ -801,7 +856,7 @@ private:
         if (auto state = std::move(state_)) state->release_reserved();
     }
 
-    std::shared_ptr<detail::channel_state<T>> state_;
+    std::shared_ptr<state_type> state_;
 };
 
 /// The sending side of a channel. Copying a sender adds a sender; the channel closes when the
@@ -810,8 +865,10 @@ private:
 /// @par Thread safety
 /// Distinct senders (and receivers) of one channel may be used from any threads at once. One
 /// sender object is used by one thread at a time.
-template <typename T>
+template <typename T, typename Kind>
 class sender {
+    using state_type = typename detail::channel_state_of<T, Kind>::type;
+
 public:
     sender() noexcept = default;
     sender(const sender& other) noexcept : state_(other.state_) {
@@ -869,7 +926,7 @@ public:
     /// Sends `value` if there is room now. Moves from `value` only on success; otherwise returns
     /// `errc::channel_full` or `errc::channel_closed` and leaves `value` as it was.
     std::error_code try_send(T&& value) {
-        using try_result = typename detail::channel_state<T>::try_result;
+        using try_result = typename state_type::try_result;
         switch (checked()->try_send(value)) {
             case try_result::sent: break;
             case try_result::closed: return make_error_code(errc::channel_closed);
@@ -880,9 +937,9 @@ public:
 
     /// Reserves room if there is some now; an empty permit otherwise, with `ec` set to
     /// `errc::channel_full` or `errc::channel_closed`.
-    permit<T> try_reserve(std::error_code& ec) {
+    permit<T, Kind> try_reserve(std::error_code& ec) {
         ec = checked()->try_reserve();
-        return ec ? permit<T>{} : permit<T>{state_};
+        return ec ? permit<T, Kind>{} : permit<T, Kind>{state_};
     }
 
     /// Closes the channel: pending and later sends fail; receivers drain what is queued, then
@@ -894,24 +951,25 @@ public:
     std::size_t capacity() const { return checked()->capacity(); }
 
     /// @cond internal
-    explicit sender(std::shared_ptr<detail::channel_state<T>> state) noexcept
-        : state_(std::move(state)) {
+    explicit sender(std::shared_ptr<state_type> state) noexcept : state_(std::move(state)) {
         state_->add_sender();
     }
     /// @endcond
 
 private:
-    const std::shared_ptr<detail::channel_state<T>>& checked() const {
-        if (!state_) throw std::logic_error("asyncpat: use of an empty sender");
+    const std::shared_ptr<state_type>& checked() const {
+        if (!state_) [[unlikely]]
+            detail::throw_empty_handle("asyncpat: use of an empty sender");
+        state_->check_thread();
         return state_;
     }
 
-    static task<void> send_task(std::shared_ptr<detail::channel_state<T>> state, T value) {
+    static task<void> send_task(std::shared_ptr<state_type> state, T value) {
         co_await send_awaiter{state.get(), std::move(value)};
     }
 
     struct initiate_send {
-        std::shared_ptr<detail::channel_state<T>> state;
+        std::shared_ptr<state_type> state;
         template <typename Handler>
         void operator()(Handler&& handler, T value) const {
             any_executor ex = asio::get_associated_executor(handler, asio::system_executor());
@@ -921,9 +979,9 @@ private:
 
 #if defined(ASIO_HAS_CO_AWAIT)
     template <typename Executor>
-    static asio::awaitable<void, Executor> send_awaitable(
-        std::shared_ptr<detail::channel_state<T>> state, T value) {
-        using try_result = typename detail::channel_state<T>::try_result;
+    static asio::awaitable<void, Executor> send_awaitable(std::shared_ptr<state_type> state,
+                                                          T value) {
+        using try_result = typename state_type::try_result;
         asio::use_awaitable_t<Executor> token;
 #if ASYNCPAT_WORKAROUND_GCC_AWAITABLE_PARAMETER  // see config.hpp
         try_result const result = state->try_send(value);
@@ -945,29 +1003,33 @@ private:
     }
 #endif
 
-    std::shared_ptr<detail::channel_state<T>> state_;
+    std::shared_ptr<state_type> state_;
 };
 
-template <typename T>
-class sender<T>::send_awaiter
-    : public detail::channel_awaiter<send_awaiter, T,
-                                     typename detail::channel_state<T>::send_waiter> {
+template <typename T, typename Kind>
+class sender<T, Kind>::send_awaiter
+    : public detail::channel_awaiter<send_awaiter, typename sender<T, Kind>::state_type,
+                                     typename state_type::send_waiter> {
 public:
-    send_awaiter(detail::channel_state<T>* state, T value)
+    send_awaiter(state_type* state, T value)
         : send_awaiter::channel_awaiter(state), value_(std::move(value)) {}
 
     void await_resume() {
         this->finish();
-        if (this->waiter_.error != detail::send_failure::none)
-            throw send_error<T>(make_error_code(this->waiter_.error), std::move(value_));
+        if (this->waiter_.error != detail::send_failure::none) [[unlikely]]
+            fail();
     }
 
 private:
+    [[noreturn, gnu::cold, gnu::noinline]] void fail() {
+        throw send_error<T>(make_error_code(this->waiter_.error), std::move(value_));
+    }
+
     friend class send_awaiter::channel_awaiter;
     // Sends at once if there is room or a parked receiver (no cancellation hook needed then),
     // or fails at once if the channel is closed.
     bool try_now() noexcept {
-        using try_result = typename detail::channel_state<T>::try_result;
+        using try_result = typename state_type::try_result;
         switch (this->state_->try_send(value_)) {
             case try_result::sent: return true;
             case try_result::closed:
@@ -986,19 +1048,19 @@ private:
     T value_;
 };
 
-template <typename T>
-class sender<T>::reserve_awaiter
-    : public detail::channel_awaiter<reserve_awaiter, T,
-                                     typename detail::channel_state<T>::send_waiter> {
+template <typename T, typename Kind>
+class sender<T, Kind>::reserve_awaiter
+    : public detail::channel_awaiter<reserve_awaiter, typename sender<T, Kind>::state_type,
+                                     typename state_type::send_waiter> {
 public:
-    explicit reserve_awaiter(std::shared_ptr<detail::channel_state<T>> state)
+    explicit reserve_awaiter(std::shared_ptr<state_type> state)
         : reserve_awaiter::channel_awaiter(state.get()), owner_(std::move(state)) {}
 
-    permit<T> await_resume() {
+    permit<T, Kind> await_resume() {
         this->finish();
         if (this->waiter_.error != detail::send_failure::none)
-            throw std::system_error(make_error_code(this->waiter_.error));
-        return permit<T>{std::move(owner_)};
+            detail::throw_send_failure(this->waiter_.error);
+        return permit<T, Kind>{std::move(owner_)};
     }
 
 private:
@@ -1009,7 +1071,7 @@ private:
     }
     void cancelled_early() noexcept { this->waiter_.error = detail::send_failure::cancelled; }
 
-    std::shared_ptr<detail::channel_state<T>> owner_;  // for the permit
+    std::shared_ptr<state_type> owner_;  // for the permit
 };
 
 /// The receiving side of a channel. Copying a receiver adds a receiver (MPMC: each value goes
@@ -1018,8 +1080,10 @@ private:
 ///
 /// @par Thread safety
 /// As for `sender`.
-template <typename T>
+template <typename T, typename Kind>
 class receiver {
+    using state_type = typename detail::channel_state_of<T, Kind>::type;
+
 public:
     receiver() noexcept = default;
     receiver(const receiver& other) noexcept : state_(other.state_) {
@@ -1098,24 +1162,25 @@ public:
     std::size_t high_watermark() const { return checked()->high_watermark(); }
 
     /// @cond internal
-    explicit receiver(std::shared_ptr<detail::channel_state<T>> state) noexcept
-        : state_(std::move(state)) {
+    explicit receiver(std::shared_ptr<state_type> state) noexcept : state_(std::move(state)) {
         state_->add_receiver();
     }
     /// @endcond
 
 private:
-    const std::shared_ptr<detail::channel_state<T>>& checked() const {
-        if (!state_) throw std::logic_error("asyncpat: use of an empty receiver");
+    const std::shared_ptr<state_type>& checked() const {
+        if (!state_) [[unlikely]]
+            detail::throw_empty_handle("asyncpat: use of an empty receiver");
+        state_->check_thread();
         return state_;
     }
 
-    static task<std::optional<T>> receive_task(std::shared_ptr<detail::channel_state<T>> state) {
+    static task<std::optional<T>> receive_task(std::shared_ptr<state_type> state) {
         co_return co_await receive_awaiter{state.get()};
     }
 
     struct initiate_receive {
-        std::shared_ptr<detail::channel_state<T>> state;
+        std::shared_ptr<state_type> state;
         template <typename Handler>
         void operator()(Handler&& handler) const {
             any_executor ex = asio::get_associated_executor(handler, asio::system_executor());
@@ -1126,7 +1191,7 @@ private:
 #if defined(ASIO_HAS_CO_AWAIT)
     template <typename Executor>
     static asio::awaitable<std::optional<T>, Executor> receive_awaitable(
-        std::shared_ptr<detail::channel_state<T>> state) {
+        std::shared_ptr<state_type> state) {
         std::error_code ec;
         if (std::optional<T> value = state->try_receive(ec)) co_return value;
         if (ec == errc::channel_closed) co_return std::nullopt;
@@ -1142,28 +1207,28 @@ private:
     }
 #endif
 
-    std::shared_ptr<detail::channel_state<T>> state_;
+    std::shared_ptr<state_type> state_;
 };
 
-template <typename T>
-class receiver<T>::receive_awaiter
-    : public detail::channel_awaiter<receive_awaiter, T,
-                                     typename detail::channel_state<T>::receive_waiter> {
+template <typename T, typename Kind>
+class receiver<T, Kind>::receive_awaiter
+    : public detail::channel_awaiter<receive_awaiter, typename receiver<T, Kind>::state_type,
+                                     typename state_type::receive_waiter> {
 public:
-    explicit receive_awaiter(detail::channel_state<T>* state) noexcept
+    explicit receive_awaiter(state_type* state) noexcept
         : receive_awaiter::channel_awaiter(state) {}
 
     std::optional<T> await_resume() {
         this->finish();
         if (this->waiter_.value) return std::move(this->waiter_.value);
-        if (this->waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
+        if (this->waiter_.cancelled) detail::throw_operation_aborted();
         return std::nullopt;
     }
 
 private:
     friend class receive_awaiter::channel_awaiter;
     bool try_now() noexcept {
-        using popped = typename detail::channel_state<T>::popped;
+        using popped = typename state_type::popped;
         popped const p = this->state_->pop(this->waiter_.value);
         if (p == popped::value_and_room_wanted) this->state_->made_room();
         return p != popped::empty;
@@ -1174,13 +1239,14 @@ private:
     void cancelled_early() noexcept { this->waiter_.cancelled = true; }
 };
 
-template <typename T>
+template <typename T, typename Kind>
 template <typename Container>
-class receiver<T>::receive_many_awaiter
-    : public detail::channel_awaiter<receive_many_awaiter<Container>, T,
-                                     typename detail::channel_state<T>::receive_waiter> {
+class receiver<T, Kind>::receive_many_awaiter
+    : public detail::channel_awaiter<receive_many_awaiter<Container>,
+                                     typename receiver<T, Kind>::state_type,
+                                     typename state_type::receive_waiter> {
 public:
-    receive_many_awaiter(detail::channel_state<T>* state, Container& out, std::size_t max)
+    receive_many_awaiter(state_type* state, Container& out, std::size_t max)
         : receive_many_awaiter::channel_awaiter(state), out_(&out), max_(max) {}
 
     std::size_t await_resume() {
@@ -1190,7 +1256,7 @@ public:
             out_->push_back(std::move(*this->waiter_.value));
             return 1 + this->state_->try_receive_many(*out_, max_ - 1);
         }
-        if (this->waiter_.cancelled) throw std::system_error(asio::error::operation_aborted);
+        if (this->waiter_.cancelled) detail::throw_operation_aborted();
         return taken_;
     }
 

@@ -268,6 +268,15 @@ public:
         std::lock_guard<spin_lock> guard(lock_);
         hook_ = nullptr;
     }
+    // The same without the lock, for awaiters whose tree runs on an executor that runs one
+    // handler at a time on one thread (a local channel's users, see local_channel.hpp): the
+    // emission is dispatched to that executor, so it cannot run while the awaiter arms or
+    // clears its hook. Check cancel_requested() first, as under the lock.
+    void set_hook_serial(hook_function function, void* awaiter) noexcept {
+        hook_ = function;
+        hook_object_ = awaiter;
+    }
+    void clear_hook_serial() noexcept { hook_ = nullptr; }
 
     // Drops whatever a suspended operation installed (Asio slot handler and asyncpat hook):
     // called before the tree's frames are destroyed without resuming (abandonment), so that a
@@ -457,21 +466,7 @@ inline bool start_here(std::coroutine_handle<> task, task_context& context) noex
 class parked_work {
 public:
     parked_work() noexcept = default;
-    explicit parked_work(const task_context& context) {
-#if !defined(ASIO_NO_TS_EXECUTORS)
-        if (asio::io_context* io = context.io_context_ptr()) {
-            ready_queue& queue = local_ready();
-            if (queue.spare_work && queue.running == io)
-                queue.spare_work = false;
-            else
-                io->get_executor().on_work_started();
-            io_ = io;
-            return;
-        }
-#endif
-        guard_.emplace(
-            asio::prefer(context.get_executor(), asio::execution::outstanding_work.tracked));
-    }
+    explicit parked_work(const task_context& context) { acquire(context); }
     parked_work(parked_work&& other) noexcept
         : io_(std::exchange(other.io_, nullptr)), guard_(std::move(other.guard_)) {
         other.guard_.reset();
@@ -487,6 +482,19 @@ public:
     }
     ~parked_work() {
         if (io_ || guard_) reset();
+    }
+
+    // Takes the unit (this object holds none): the spare unit this thread's ready queue holds
+    // for the io_context, if any (see recycle), otherwise a new one.
+    void acquire(const task_context& context) {
+        ready_queue& queue = local_ready();
+        asio::io_context* const io = context.io_context_ptr();
+        if (queue.spare_work && io != nullptr && queue.running == io) {
+            queue.spare_work = false;
+            io_ = io;
+            return;
+        }
+        acquire_new(context);
     }
 
     void reset() noexcept {
@@ -508,9 +516,36 @@ public:
     }
 
 private:
+    [[gnu::noinline]] void acquire_new(const task_context& context) {
+#if !defined(ASIO_NO_TS_EXECUTORS)
+        if (asio::io_context* io = context.io_context_ptr()) {
+            io->get_executor().on_work_started();
+            io_ = io;
+            return;
+        }
+#endif
+        guard_.emplace(
+            asio::prefer(context.get_executor(), asio::execution::outstanding_work.tracked));
+    }
+
     asio::io_context* io_ = nullptr;
     std::optional<asio::any_io_executor> guard_;
 };
+
+// The part of wake() that posts (kept out of line: wake() is on every hand-off's path).
+[[gnu::noinline]] inline void post_wake(std::coroutine_handle<> handle, task_context& context,
+                                        parked_work&& work) noexcept {
+    struct parked_resumption {
+        resume_handler resume;
+        parked_work work;
+        void operator()() { resume(); }
+    };
+    try {
+        context.post(parked_resumption{resume_handler{handle, &context}, std::move(work)});
+    } catch (...) {  // out of memory: the task can never resume
+        context.root().abandon();
+    }
+}
 
 // Resumes a parked task: through this thread's ready slot when this thread runs a handler of
 // the task's io_context and the budget allows, otherwise by posting to its executor. The work
@@ -526,16 +561,7 @@ inline void wake(std::coroutine_handle<> handle, task_context& context,
         work.recycle(queue);
         return;
     }
-    struct parked_resumption {
-        resume_handler resume;
-        parked_work work;
-        void operator()() { resume(); }
-    };
-    try {
-        context.post(parked_resumption{resume_handler{handle, &context}, std::move(work)});
-    } catch (...) {  // out of memory: the task can never resume
-        context.root().abandon();
-    }
+    post_wake(handle, context, std::move(work));
 }
 
 // Resumption after a completion that ran on some thread: returns the handle to transfer to when

@@ -13,6 +13,7 @@
 #include <asyncpat/local_channel.hpp>
 #include <asyncpat/oneshot.hpp>
 #include <asyncpat/spawn.hpp>
+#include <asyncpat/stream.hpp>
 #include <asyncpat/task.hpp>
 #include <asyncpat/task_group.hpp>
 #include <asyncpat/version.hpp>

@@ -1102,12 +1102,19 @@ public:
     template <typename Container>
     class receive_many_awaiter;
 
+    /// The item type: a receiver is an `async_stream` of `T` (stream/async_stream.hpp).
+    using value_type = T;
+
     /// Receives the oldest value, waiting while the channel is empty; `std::nullopt` once the
     /// channel is closed and drained.
     /// @par Cancellation
     /// Cancel-safe: a cancelled receive has taken no value (`operation_aborted` is thrown). A
     /// receive that was handed a value before the cancellation arrived returns the value.
     [[nodiscard]] receive_awaiter receive() { return receive_awaiter{checked().get()}; }
+
+    /// The same as `receive()`: the `async_stream` operation. The end of the channel (closed
+    /// and drained) is the end of the stream, and it stays there.
+    [[nodiscard]] receive_awaiter next() { return receive(); }
 
     /// Receives what is queued, up to `max` values, into `out` (with `push_back`), waiting while
     /// the channel is empty; returns how many were taken, 0 once the channel is closed and

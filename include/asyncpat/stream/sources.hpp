@@ -1,0 +1,161 @@
+// asyncpat: stream sources: ranges, sequences, single values, zero-copy byte chunks.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_STREAM_SOURCES_HPP
+#define ASYNCPAT_STREAM_SOURCES_HPP
+
+#include <asyncpat/bytes.hpp>
+#include <asyncpat/stream/async_stream.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <ranges>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace asyncpat {
+
+namespace detail {
+
+// The range and a position in it. Moving the producer after the first item (a stream moved
+// between pulls) re-derives the position from the count of items taken for forward ranges,
+// since iterators into a moved container need not stay valid (std::array, short strings).
+template <std::ranges::input_range R>
+class range_producer {
+public:
+    using item_type = std::remove_cvref_t<std::ranges::range_reference_t<R>>;
+    explicit range_producer(R range) : range_(std::move(range)) {}
+    range_producer(range_producer&& other) noexcept(std::is_nothrow_move_constructible_v<R>)
+        : range_(std::move(other.range_)), taken_(other.taken_) {
+        rebase(other);
+    }
+    range_producer& operator=(range_producer&& other) noexcept(
+        std::is_nothrow_move_assignable_v<R>) {
+        if (this != &other) {
+            range_ = std::move(other.range_);
+            taken_ = other.taken_;
+            position_.reset();
+            rebase(other);
+        }
+        return *this;
+    }
+
+    std::optional<item_type> operator()() {
+        if (!position_) position_.emplace(std::ranges::begin(range_));
+        if (*position_ == std::ranges::end(range_)) return std::nullopt;
+        // The range is owned here: its elements may be moved out.
+        std::optional<item_type> item(std::in_place, std::move(**position_));
+        ++*position_;
+        ++taken_;
+        return item;
+    }
+
+private:
+    void rebase(range_producer& other) {
+        if (!other.position_) return;
+        if constexpr (std::ranges::forward_range<R>)
+            position_.emplace(std::ranges::next(std::ranges::begin(range_),
+                                                static_cast<std::ranges::range_difference_t<R>>(
+                                                    taken_)));
+        else
+            position_.emplace(std::move(*other.position_));
+    }
+
+    R range_;
+    std::optional<std::ranges::iterator_t<R>> position_;
+    std::size_t taken_ = 0;
+};
+
+template <typename T, typename F>
+struct iterate_producer {
+    std::optional<T> next;
+    F function;
+    std::optional<T> operator()() {
+        std::optional<T> item = next;
+        next.emplace(std::invoke(function, std::as_const(*item)));
+        return item;
+    }
+};
+
+template <typename T>
+struct once_producer {
+    std::optional<T> value;
+    std::optional<T> operator()() { return std::exchange(value, std::nullopt); }
+};
+
+template <typename T>
+struct empty_producer {
+    std::optional<T> operator()() const noexcept { return std::nullopt; }
+};
+
+template <typename F>
+struct repeat_with_producer {
+    F function;
+    std::optional<std::remove_cvref_t<std::invoke_result_t<F&>>> operator()() {
+        return std::invoke(function);
+    }
+};
+
+struct bytes_chunk_producer {
+    bytes rest;
+    std::size_t size;
+    std::optional<bytes> operator()() {
+        if (rest.empty()) return std::nullopt;
+        return rest.split_to(std::min(size, rest.size()));
+    }
+};
+
+}  // namespace detail
+
+/// The elements of `range`, which the stream owns: a container is moved in (an rvalue) or
+/// copied (an lvalue), and its elements are moved out as items; a view is kept by value, and
+/// the data it refers to must outlive the stream. Synchronous: a pull never suspends.
+template <std::ranges::input_range R>
+auto from_range(R&& range) {
+    using owned = std::remove_cvref_t<R>;
+    return detail::sync_stream<detail::range_producer<owned>>{
+        detail::range_producer<owned>{owned(std::forward<R>(range))}};
+}
+
+/// `seed`, `f(seed)`, `f(f(seed))` ... without end (limit it with `take`).
+template <typename T, typename F>
+auto iterate(T seed, F&& function) {
+    using producer = detail::iterate_producer<T, std::decay_t<F>>;
+    return detail::sync_stream<producer>{producer{std::move(seed), std::forward<F>(function)}};
+}
+
+/// One item.
+template <typename T>
+auto once(T value) {
+    return detail::sync_stream<detail::once_producer<T>>{
+        detail::once_producer<T>{std::move(value)}};
+}
+
+/// No item.
+template <typename T>
+auto empty() {
+    return detail::sync_stream<detail::empty_producer<T>>{detail::empty_producer<T>{}};
+}
+
+/// `f()`, `f()`, ... without end.
+template <typename F>
+auto repeat_with(F&& function) {
+    using producer = detail::repeat_with_producer<std::decay_t<F>>;
+    return detail::sync_stream<producer>{producer{std::forward<F>(function)}};
+}
+
+/// `payload` in zero-copy slices of `size` bytes (the last one shorter): each item is a `bytes`
+/// sharing `payload`'s buffer. Throws `std::invalid_argument` for a size of 0.
+inline auto chunks(bytes payload, std::size_t size) {
+    if (size == 0) throw std::invalid_argument("asyncpat::chunks: the size must be at least 1");
+    return detail::sync_stream<detail::bytes_chunk_producer>{
+        detail::bytes_chunk_producer{std::move(payload), size}};
+}
+
+}  // namespace asyncpat
+
+#endif  // ASYNCPAT_STREAM_SOURCES_HPP

@@ -43,8 +43,7 @@ asyncpat::task<std::uint64_t> map_filter_sum_asyncpat(std::uint64_t n) {
 
 void BM_stream_map_filter_sum_asyncpat(benchmark::State& state) {
     asio::io_context io(1);
-    measure(state, items,
-            [&] { return asyncpat::sync_wait(io, map_filter_sum_asyncpat(items)); });
+    measure(state, items, [&] { return asyncpat::sync_wait(io, map_filter_sum_asyncpat(items)); });
 }
 
 asio::experimental::coro<std::uint64_t> numbers_asio(asio::any_io_executor, std::uint64_t n) {
@@ -54,7 +53,7 @@ asio::experimental::coro<std::uint64_t> numbers_asio(asio::any_io_executor, std:
 // The consumer is a coro too, so that it awaits the generator directly (symmetric transfer on
 // the same executor), the fastest way Asio offers.
 asio::experimental::coro<void, std::uint64_t> map_filter_sum_asio(asio::any_io_executor ex,
-                                                                   std::uint64_t n) {
+                                                                  std::uint64_t n) {
     auto source = numbers_asio(ex, n);
     std::uint64_t sum = 0;
     while (auto x = co_await source) {

@@ -207,8 +207,8 @@ struct enumerate_stage {
     using output = std::pair<std::size_t, T>;
     template <typename T, typename Sink>
     offer_result push(T&& item, Sink& sink) {
-        return sink.offer(std::pair<std::size_t, std::remove_cvref_t<T>>(index++,
-                                                                          std::forward<T>(item)));
+        return sink.offer(
+            std::pair<std::size_t, std::remove_cvref_t<T>>(index++, std::forward<T>(item)));
     }
     bool exhausted() const noexcept { return false; }
 };
@@ -219,8 +219,7 @@ struct scan_stage {
     F function;
     bool done = false;
     template <typename T>
-    using output =
-        typename std::remove_cvref_t<std::invoke_result_t<F&, State&, T&&>>::value_type;
+    using output = typename std::remove_cvref_t<std::invoke_result_t<F&, State&, T&&>>::value_type;
     template <typename T, typename Sink>
     offer_result push(T&& item, Sink& sink) {
         auto next = std::invoke(function, state, std::forward<T>(item));
@@ -286,8 +285,8 @@ generator<stream_value_t<First>> chain_generator(First first, Second second) {
 }
 
 template <async_stream First, async_stream Second>
-generator<std::pair<stream_value_t<First>, stream_value_t<Second>>> zip_generator(
-    First first, Second second) {
+generator<std::pair<stream_value_t<First>, stream_value_t<Second>>> zip_generator(First first,
+                                                                                  Second second) {
     for (;;) {
         std::optional<stream_value_t<First>> a = co_await first.next();
         if (!a) co_return;
@@ -379,9 +378,10 @@ auto scan(State state, F&& function) {
 /// results, in order, one awaited at a time. (`buffered(n)` awaits several at once.)
 template <typename F>
 auto then(F&& function) {
-    return detail::generator_adapter{
-        [function = detail::stored_t<F>(std::forward<F>(function))]<async_stream S>(
-            S stream) mutable { return detail::then_generator(std::move(stream), std::move(function)); }};
+    return detail::generator_adapter{[function = detail::stored_t<F>(std::forward<F>(
+                                          function))]<async_stream S>(S stream) mutable {
+        return detail::then_generator(std::move(stream), std::move(function));
+    }};
 }
 
 /// `s | chunks(n)`: `std::vector<T>`s of `n` items, the last one shorter if the stream ends

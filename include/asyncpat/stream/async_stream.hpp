@@ -38,12 +38,15 @@ using await_result_t = decltype(get_awaiter(std::declval<Awaitable>()).await_res
 /// | Expression | Type | Semantics |
 /// |---|---|---|
 /// | `S::value_type` | an object type | the type of the items |
-/// | `s.next()` | an awaitable whose `co_await` yields `std::optional<S::value_type>` | the next item, owned by the caller; `std::nullopt` at the end |
+/// | `s.next()` | an awaitable whose `co_await` yields `std::optional<S::value_type>` | the next
+/// item, owned by the caller; `std::nullopt` at the end |
 ///
 /// Further requirements, not checked by the compiler:
 /// - **Owned items**: an item is a value the consumer owns; it never refers into a buffer the
 ///   stream reuses (a stream that fills a buffer hands out a copy, a `bytes` snapshot, or moves
 ///   the buffer out).
+/// - **Movable**: a stream is move constructible (adapters and sinks take it by value); it need
+///   not be assignable.
 /// - **Errors** are exceptions thrown from the `co_await` of `next()`; after an error the stream
 ///   is at its end.
 /// - **Fused**: once `next()` yielded `std::nullopt` (or threw), every later `next()` yields
@@ -56,7 +59,7 @@ using await_result_t = decltype(get_awaiter(std::declval<Awaitable>()).await_res
 /// every adapter in `stream/adapters.hpp`.
 template <typename S>
 concept async_stream =
-    std::movable<S> && std::is_object_v<typename S::value_type> && requires(S& s) {
+    std::move_constructible<S> && std::is_object_v<typename S::value_type> && requires(S& s) {
         s.next();
         requires std::same_as<detail::await_result_t<decltype(s.next())>,
                               std::optional<typename S::value_type>>;
@@ -111,13 +114,14 @@ class pull_next_awaiter {
     using value_type = typename Stream::value_type;
 
 public:
-    explicit pull_next_awaiter(Stream& stream) : pull_(stream.pull(slot_sink<value_type>{&slot_})) {}
+    explicit pull_next_awaiter(Stream& stream)
+        : pull_(stream.pull(slot_sink<value_type>{&slot_})) {}
     pull_next_awaiter(const pull_next_awaiter&) = delete;
     pull_next_awaiter& operator=(const pull_next_awaiter&) = delete;
 
     bool await_ready() { return pull_.await_ready(); }
     template <typename Promise>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> caller) {
+    decltype(auto) await_suspend(std::coroutine_handle<Promise> caller) {
         return pull_.await_suspend(caller);
     }
     std::optional<value_type> await_resume() {
@@ -182,7 +186,9 @@ public:
     [[nodiscard]] pull_awaiter<Sink> pull(Sink sink) {
         return pull_awaiter<Sink>{*this, std::move(sink)};
     }
-    [[nodiscard]] pull_next_awaiter<sync_stream> next() { return pull_next_awaiter<sync_stream>{*this}; }
+    [[nodiscard]] pull_next_awaiter<sync_stream> next() {
+        return pull_next_awaiter<sync_stream>{*this};
+    }
 
 private:
     Producer producer_;

@@ -35,8 +35,10 @@ struct draining_sink {
 template <async_stream S, typename Consume>
 task<void> drain(S& stream, Consume& consume) {
     if constexpr (pushing_stream<S>) {
-        while (co_await stream.pull(draining_sink<Consume>{&consume})) {
-        }
+        // Not `while (co_await stream.pull(...)) {}`: g++ 12.2 resumes that loop into a trap
+        // (ud2) under ASan (docs/compilers.md, section 2b).
+        bool more = true;
+        while (more) more = co_await stream.pull(draining_sink<Consume>{&consume});
     } else {
         while (std::optional<stream_value_t<S>> item = co_await stream.next())
             consume(std::move(*item));

@@ -58,9 +58,9 @@ private:
     void rebase(range_producer& other) {
         if (!other.position_) return;
         if constexpr (std::ranges::forward_range<R>)
-            position_.emplace(std::ranges::next(std::ranges::begin(range_),
-                                                static_cast<std::ranges::range_difference_t<R>>(
-                                                    taken_)));
+            position_.emplace(
+                std::ranges::next(std::ranges::begin(range_),
+                                  static_cast<std::ranges::range_difference_t<R>>(taken_)));
         else
             position_.emplace(std::move(*other.position_));
     }

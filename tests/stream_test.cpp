@@ -15,6 +15,8 @@
 
 #include <asio/steady_timer.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -23,6 +25,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -429,4 +432,152 @@ TEST_CASE("a generator with synchronous adapters allocates nothing per item", "[
     long const used = asyncpat_test::allocation_count() - before;
     CHECK(total > 0);
     CHECK(used < 20);  // frames (from the cache) and the io_context, not 150 000 items
+}
+
+// ---- concurrency: buffered, buffer_unordered, merge, for_each_concurrent
+
+namespace {
+// In-flight accounting for the tasks a stream runs.
+struct flight_log {
+    int running = 0;
+    int most = 0;
+    std::vector<int> finished;
+};
+
+// Finishes after `delay` yields; the items of a stream of work.
+task<int> work_item(flight_log& log, int value, int delay) {
+    ++log.running;
+    log.most = std::max(log.most, log.running);
+    for (int i = 0; i < delay; ++i) co_await asyncpat::this_task::yield();
+    --log.running;
+    log.finished.push_back(value);
+    co_return value;
+}
+
+generator<task<int>> work(flight_log& log, std::vector<std::pair<int, int>> items) {
+    for (auto [value, delay] : items) co_yield work_item(log, value, delay);
+}
+}  // namespace
+
+TEST_CASE("buffered keeps the order, buffer_unordered the completion order; both bound n",
+          "[stream][concurrent]") {
+    std::vector<std::pair<int, int>> const items{{1, 30}, {2, 5}, {3, 20}, {4, 1}, {5, 10}};
+    flight_log ordered_log;
+    auto ordered =
+        run(asyncpat::collect<std::vector<int>>(work(ordered_log, items) | asyncpat::buffered(2)));
+    CHECK(ordered == std::vector<int>{1, 2, 3, 4, 5});
+    CHECK(ordered_log.most == 2);  // never more than n, and really concurrent
+
+    flight_log unordered_log;
+    auto unordered = run(asyncpat::collect<std::vector<int>>(work(unordered_log, items) |
+                                                             asyncpat::buffer_unordered(2)));
+    CHECK(unordered_log.most == 2);
+    CHECK(unordered == unordered_log.finished);  // as they finished
+    CHECK(unordered != ordered);
+    std::vector<int> sorted = unordered;
+    std::sort(sorted.begin(), sorted.end());
+    CHECK(sorted == ordered);
+
+    flight_log wide_log;
+    (void)run(asyncpat::count(work(wide_log, items) | asyncpat::buffered(10)));
+    CHECK(wide_log.most == 5);
+    CHECK_THROWS_AS(asyncpat::buffered(0), std::invalid_argument);
+    CHECK_THROWS_AS(asyncpat::buffer_unordered(0), std::invalid_argument);
+}
+
+TEST_CASE("buffered: a failed task's error arrives in order; dropping aborts the rest",
+          "[stream][concurrent][errors]") {
+    asyncpat_test::lifetime_counter counter;
+    auto slow = [](asyncpat_test::lifetime_counter& c, int value) -> task<int> {
+        asyncpat_test::tracked const held(c, value);  // lives while the task runs
+        for (int i = 0; i < 1000; ++i) co_await asyncpat::this_task::yield();
+        co_return value;
+    };
+    auto failing = []() -> task<int> {
+        co_await asyncpat::this_task::yield();
+        throw std::runtime_error("item failed");
+    };
+    auto items = [](asyncpat_test::lifetime_counter& c, auto make_slow,
+                    auto make_failing) -> generator<task<int>> {
+        co_yield make_failing();
+        for (int i = 0; i < 5; ++i) co_yield make_slow(c, i);
+    };
+    auto body = [](generator<task<int>> stream) -> task<std::string> {
+        auto s = std::move(stream) | asyncpat::buffered(3);
+        try {
+            (void)co_await s.next();
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "no error";
+    };
+    CHECK(run(body(items(counter, slow, failing))) == "item failed");
+    CHECK(counter.alive() == 0);  // the two slow tasks in flight were aborted and destroyed
+}
+
+TEST_CASE("merge interleaves two streams fairly and ends after both", "[stream][concurrent]") {
+    auto body = []() -> task<std::vector<std::string>> {
+        auto letters = asyncpat::repeat_with([] { return std::string("a"); }) | asyncpat::take(50);
+        auto digits = asyncpat::repeat_with([] { return std::string("1"); }) | asyncpat::take(50);
+        co_return co_await asyncpat::collect<std::vector<std::string>>(
+            std::move(letters) | asyncpat::merge(std::move(digits)));
+    };
+    std::vector<std::string> const got = run(body());
+    REQUIRE(got.size() == 100);
+    // Fair: within the first 20 items both streams appear, and neither runs 5 in a row.
+    int a = 0, longest_run = 0, current_run = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        if (i < 20 && got[i] == "a") ++a;
+        current_run = (i > 0 && got[i] == got[i - 1]) ? current_run + 1 : 1;
+        longest_run = std::max(longest_run, current_run);
+    }
+    CHECK(a > 0);
+    CHECK(a < 20);
+    CHECK(longest_run < 5);
+}
+
+TEST_CASE("merge: an error of either stream ends the merged stream", "[stream][concurrent]") {
+    auto body = []() -> task<std::string> {
+        auto s = count_to(1000) | asyncpat::merge(throws_after(3));
+        try {
+            while (auto item = co_await s.next()) (void)item;
+        } catch (const std::runtime_error& e) {
+            co_return e.what();
+        }
+        co_return "no error";
+    };
+    CHECK(run(body()) == "generator failed");
+}
+
+TEST_CASE("for_each_concurrent runs up to n at once and waits for all", "[stream][concurrent]") {
+    flight_log log;
+    auto body = [](flight_log& l) -> task<int> {
+        co_await asyncpat::for_each_concurrent(count_to(8), 3,
+                                               [&l](int x) { return work_item(l, x, 3 + x % 4); });
+        co_return static_cast<int>(l.finished.size());
+    };
+    CHECK(run(body(log)) == 8);
+    CHECK(log.most == 3);
+    CHECK(log.running == 0);
+}
+
+TEST_CASE("forward sends every item into a channel with backpressure", "[stream][sinks]") {
+    auto body = []() -> task<std::vector<std::string>> {
+        auto [tx, rx] = asyncpat::make_channel<std::string>(2);
+        auto forwarding = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<std::string> out) -> task<std::size_t> {
+                co_return co_await asyncpat::forward(count_to(6) | asyncpat::map([](int x) {
+                                                         return std::string(
+                                                             3, static_cast<char>('a' + x));
+                                                     }),
+                                                     std::move(out));
+            },
+            std::move(tx));
+        auto got = co_await asyncpat::collect<std::vector<std::string>>(std::move(rx));
+        std::size_t const sent = co_await forwarding;
+        got.push_back(std::to_string(sent));
+        co_return got;
+    };
+    CHECK(run(body()) == std::vector<std::string>{"aaa", "bbb", "ccc", "ddd", "eee", "fff", "6"});
 }

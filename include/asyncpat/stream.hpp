@@ -6,6 +6,7 @@
 
 #include <asyncpat/stream/adapters.hpp>
 #include <asyncpat/stream/async_stream.hpp>
+#include <asyncpat/stream/concurrent.hpp>
 #include <asyncpat/stream/generator.hpp>
 #include <asyncpat/stream/sinks.hpp>
 #include <asyncpat/stream/sources.hpp>

@@ -108,7 +108,8 @@ template <async_stream S, typename T, typename Kind>
 task<std::size_t> forward(S stream, sender<T, Kind> tx) {
     std::size_t sent = 0;
     while (std::optional<stream_value_t<S>> item = co_await stream.next()) {
-        co_await tx.send(T(std::move(*item)));
+        T value(std::move(*item));  // named: see docs/compilers.md, section 2c
+        co_await tx.send(std::move(value));
         ++sent;
     }
     co_return sent;

@@ -1,0 +1,254 @@
+// asyncpat: concurrent stream adapters and sinks: buffered, buffer_unordered, merge,
+// for_each_concurrent.
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_STREAM_CONCURRENT_HPP
+#define ASYNCPAT_STREAM_CONCURRENT_HPP
+
+#include <asyncpat/channel.hpp>
+#include <asyncpat/spawn.hpp>
+#include <asyncpat/stream/adapters.hpp>
+#include <asyncpat/stream/async_stream.hpp>
+#include <asyncpat/stream/generator.hpp>
+#include <asyncpat/task.hpp>
+#include <asyncpat/task_group.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace asyncpat {
+
+namespace detail {
+
+template <typename T>
+struct is_task_type : std::false_type {};
+template <typename T>
+struct is_task_type<task<T>> : std::true_type {};
+
+template <typename Awaitable>
+task<await_result_t<Awaitable>> await_in_task(Awaitable awaitable) {
+    co_return co_await std::move(awaitable);
+}
+
+// An item of a stream of work, as a task: a task as it is, any other awaitable awaited in one.
+template <typename Item>
+auto as_task(Item item) {
+    if constexpr (is_task_type<Item>::value)
+        return item;
+    else
+        return await_in_task(std::move(item));
+}
+template <typename Item>
+using task_result_t = await_result_t<decltype(as_task(std::declval<Item>()))>;
+
+template <typename Awaitable>
+task<void> await_discarding_result(Awaitable awaitable) {
+    (void)co_await std::move(awaitable);
+}
+template <typename Item>
+task<void> as_void_task(Item item) {
+    if constexpr (std::is_same_v<Item, task<void>>)
+        return item;
+    else
+        return await_discarding_result(std::move(item));
+}
+
+inline void check_limit(std::size_t limit, char const* adapter) {
+    if (limit == 0)
+        throw std::invalid_argument(std::string("asyncpat::") + adapter +
+                                    ": the limit must be at least 1");
+}
+
+// Spawned tasks that must not outlive their stream: aborted when it is destroyed.
+template <typename T>
+class aborting_handles {
+public:
+    aborting_handles() = default;
+    aborting_handles(const aborting_handles&) = delete;
+    aborting_handles& operator=(const aborting_handles&) = delete;
+    ~aborting_handles() {
+        for (join_handle<T>& handle : handles_) handle.abort();
+    }
+    std::deque<join_handle<T>>& operator*() noexcept { return handles_; }
+    std::deque<join_handle<T>>* operator->() noexcept { return &handles_; }
+
+private:
+    std::deque<join_handle<T>> handles_;
+};
+
+template <async_stream S>
+generator<task_result_t<stream_value_t<S>>> buffered_generator(S stream, std::size_t limit) {
+    using result_type = task_result_t<stream_value_t<S>>;
+    any_executor const ex = co_await this_task::executor;
+    aborting_handles<result_type> in_flight;
+    bool source_ended = false;
+    for (;;) {
+        while (!source_ended && in_flight->size() < limit) {
+            std::optional<stream_value_t<S>> item = co_await stream.next();
+            if (!item) {
+                source_ended = true;
+                break;
+            }
+            in_flight->push_back(spawn(ex, as_task(std::move(*item))));
+        }
+        if (in_flight->empty()) co_return;
+        result_type value = co_await in_flight->front();
+        in_flight->pop_front();
+        co_yield std::move(value);
+    }
+}
+
+template <async_stream S>
+generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
+                                                                       std::size_t limit) {
+    task_group<task_result_t<stream_value_t<S>>> group(co_await this_task::executor);
+    bool source_ended = false;
+    for (;;) {
+        while (!source_ended && group.size() < limit) {
+            std::optional<stream_value_t<S>> item = co_await stream.next();
+            if (!item) {
+                source_ended = true;
+                break;
+            }
+            group.spawn(as_task(std::move(*item)));
+        }
+        std::optional<task_result_t<stream_value_t<S>>> value = co_await group.next();
+        if (!value) co_return;  // nothing in flight and the source ended
+        co_yield std::move(*value);
+    }
+}
+
+// What a merge feeder reports: an item, an error, or (neither) the end of its stream.
+template <typename T>
+struct merge_event {
+    std::optional<T> item;
+    std::exception_ptr error;
+};
+
+// How far each feeder of a merge has got. A feeder that is two items ahead of the other (while
+// the other is still running) yields to the executor after its send: otherwise a feeder woken
+// through the ready slot could run many items before the other is even scheduled.
+struct merge_balance {
+    std::atomic<std::uint64_t> sent[2] = {0, 0};
+    std::atomic<bool> ended[2] = {false, false};
+};
+
+template <async_stream S, typename T>
+task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge_balance> balance,
+                      int side) {
+    int const other = 1 - side;
+    std::exception_ptr error;
+    try {
+        while (std::optional<stream_value_t<S>> item = co_await stream.next()) {
+            // A named event, not a temporary in the co_await expression: g++ 12.2 relocates
+            // such a temporary bitwise, leaving a short string pointing into the old place
+            // (docs/compilers.md, section 2c).
+            merge_event<T> event{T(std::move(*item)), nullptr};
+            co_await tx.send(std::move(event));
+            std::uint64_t const mine = balance->sent[side].fetch_add(1, std::memory_order_relaxed);
+            if (mine > balance->sent[other].load(std::memory_order_relaxed) &&
+                !balance->ended[other].load(std::memory_order_relaxed))
+                co_await this_task::yield();
+        }
+    } catch (send_error<merge_event<T>>&) {
+        co_return;  // the merged stream is gone (or this feeder was aborted)
+    } catch (...) {
+        error = std::current_exception();
+    }
+    balance->ended[side].store(true, std::memory_order_relaxed);
+    try {
+        merge_event<T> last{std::nullopt, error};
+        co_await tx.send(std::move(last));
+    } catch (send_error<merge_event<T>>&) {
+        // the merged stream is gone: nobody is left to tell
+    }
+}
+
+template <async_stream First, async_stream Second>
+generator<stream_value_t<First>> merge_generator(First first, Second second) {
+    using value_type = stream_value_t<First>;
+    any_executor const ex = co_await this_task::executor;
+    auto [tx, rx] = make_channel<merge_event<value_type>>(1);
+    auto balance = std::make_shared<merge_balance>();
+    aborting_handles<void> feeders;
+    feeders->push_back(spawn(ex, merge_feed<First, value_type>(std::move(first), tx, balance, 0)));
+    feeders->push_back(
+        spawn(ex, merge_feed<Second, value_type>(std::move(second), std::move(tx), balance, 1)));
+    int running = 2;
+    while (running > 0) {
+        std::optional<merge_event<value_type>> event = co_await rx.receive();
+        if (!event) co_return;
+        if (event->error) std::rethrow_exception(event->error);
+        if (!event->item) {
+            --running;
+            continue;
+        }
+        co_yield std::move(*event->item);
+    }
+}
+
+}  // namespace detail
+
+/// `s | buffered(n)`: for a stream of tasks (or other awaitables), runs up to `n` of them at
+/// once, each spawned on the consumer's executor, and yields their results in the stream's
+/// order. The stream is pulled while fewer than `n` are in flight; the oldest result is then
+/// awaited. A task's exception is rethrown in order (the stream then ends). Dropping the stream
+/// aborts the tasks still running. Throws `std::invalid_argument` for 0.
+inline auto buffered(std::size_t limit) {
+    detail::check_limit(limit, "buffered");
+    return detail::generator_adapter{[limit]<async_stream S>(S stream) {
+        return detail::buffered_generator(std::move(stream), limit);
+    }};
+}
+
+/// `s | buffer_unordered(n)`: as `buffered(n)`, but yields each result as soon as its task
+/// finishes (completion order).
+inline auto buffer_unordered(std::size_t limit) {
+    detail::check_limit(limit, "buffer_unordered");
+    return detail::generator_adapter{[limit]<async_stream S>(S stream) {
+        return detail::buffer_unordered_generator(std::move(stream), limit);
+    }};
+}
+
+/// `s | merge(other)`: the items of both streams as they arrive. Each stream is pulled by its
+/// own task on the consumer's executor (they run concurrently, and items cross through a
+/// channel, so they may come from other threads); when both produce faster than the consumer
+/// takes, neither gets more than about two items ahead of the other (a feeder that is ahead
+/// yields to the executor), so neither is starved. An error of either ends the merged stream;
+/// dropping it aborts both feeders. `other`'s items are converted to `s`'s item type.
+template <async_stream Other>
+auto merge(Other other) {
+    return detail::generator_adapter{[other = std::move(other)]<async_stream S>(S stream) mutable {
+        return detail::merge_generator(std::move(stream), std::move(other));
+    }};
+}
+
+/// Calls `f(item)`, which returns a task (or another awaitable; its result is dropped), for
+/// every item, with up to
+/// `limit` calls in flight at once (spawned on the caller's executor); completes when every
+/// call has finished. The first failure is rethrown once noticed; the calls still running are
+/// then cancelled. Throws `std::invalid_argument` for a limit of 0.
+template <async_stream S, typename F>
+task<void> for_each_concurrent(S stream, std::size_t limit, F f) {
+    detail::check_limit(limit, "for_each_concurrent");
+    task_group<void> group(co_await this_task::executor);
+    while (std::optional<stream_value_t<S>> item = co_await stream.next()) {
+        if (group.size() >= limit) (void)co_await group.next();
+        group.spawn(detail::as_void_task(std::invoke(f, std::move(*item))));
+    }
+    co_await group.join_all();
+}
+
+}  // namespace asyncpat
+
+#endif  // ASYNCPAT_STREAM_CONCURRENT_HPP

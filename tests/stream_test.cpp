@@ -11,6 +11,7 @@
 #include "support/alloc_counter.hpp"
 #include "support/catch.hpp"
 #include "support/lifetime.hpp"
+#include "support/manual_clock.hpp"
 #include "support/runner.hpp"
 
 #include <asio/steady_timer.hpp>
@@ -580,4 +581,115 @@ TEST_CASE("forward sends every item into a channel with backpressure", "[stream]
         co_return got;
     };
     CHECK(run(body()) == std::vector<std::string>{"aaa", "bbb", "ccc", "ddd", "eee", "fff", "6"});
+}
+
+// ---- time, in virtual time (tests/support/manual_clock.hpp)
+
+namespace {
+using asyncpat_test::manual_clock;
+using asyncpat_test::manual_timer;
+
+// Offsets of `points` from `origin`, in milliseconds.
+std::vector<long> millis_since(manual_clock::time_point origin,
+                               const std::vector<manual_clock::time_point>& points) {
+    std::vector<long> out;
+    for (auto p : points)
+        out.push_back(static_cast<long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(p - origin).count()));
+    return out;
+}
+
+// Items that come after the given virtual delays (ms).
+generator<int> arriving_after(std::vector<int> delays) {
+    int index = 0;
+    for (int delay : delays) {
+        co_await asyncpat::sleep_for<manual_timer>(std::chrono::milliseconds(delay));
+        co_yield index++;
+    }
+}
+}  // namespace
+
+TEST_CASE("interval ticks at start + k * period, first at once", "[stream][time]") {
+    auto body = []() -> task<std::vector<long>> {
+        auto const start = manual_clock::now();
+        std::vector<manual_clock::time_point> due, seen;
+        auto ticks =
+            asyncpat::interval<manual_timer>(co_await asyncpat::this_task::executor, 10ms) |
+            asyncpat::take(4);
+        while (auto t = co_await ticks.next()) {
+            due.push_back(*t);
+            seen.push_back(manual_clock::now());
+        }
+        std::vector<long> out = millis_since(start, due);
+        for (long s : millis_since(start, seen)) out.push_back(s);
+        co_return out;
+    };
+    // due at 0, 10, 20, 30; seen within the 1 ms step after each
+    auto const got = asyncpat_test::run_in_virtual_time(body());
+    REQUIRE(got.size() == 8);
+    CHECK(std::vector<long>(got.begin(), got.begin() + 4) == std::vector<long>{0, 10, 20, 30});
+    for (int i = 0; i < 4; ++i) {
+        CHECK(got[static_cast<std::size_t>(4 + i)] >= 10 * i);
+        CHECK(got[static_cast<std::size_t>(4 + i)] <= 10 * i + 1);
+    }
+    CHECK_THROWS_AS(asyncpat::interval(asio::system_executor(), 0ms), std::invalid_argument);
+}
+
+TEST_CASE("throttle spaces items by at least the gap and drops nothing", "[stream][time]") {
+    auto body = []() -> task<std::vector<long>> {
+        auto const start = manual_clock::now();
+        std::vector<manual_clock::time_point> seen;
+        // Items at 0, 0, 0, 25, 25 ms (virtual), throttled to one per 10 ms.
+        auto s = arriving_after({0, 0, 0, 25, 0}) | asyncpat::throttle<manual_timer>(10ms);
+        while (auto item = co_await s.next()) seen.push_back(manual_clock::now());
+        co_return millis_since(start, seen);
+    };
+    auto const got = asyncpat_test::run_in_virtual_time(body());
+    REQUIRE(got.size() == 5);
+    for (std::size_t i = 1; i < got.size(); ++i) CHECK(got[i] - got[i - 1] >= 10);
+    CHECK(got[1] <= 11);  // held back only as long as needed
+    CHECK(got[3] >= 45);  // the 4th came at 20 + 25 (after the 3rd was let through at ~20)
+    CHECK(got[4] - got[3] <= 11);
+}
+
+TEST_CASE("timeout fails the stream when an item is late, and lets timely ones through",
+          "[stream][time]") {
+    auto body = []() -> task<std::string> {
+        auto s = arriving_after({5, 15, 50, 1}) | asyncpat::timeout<manual_timer>(20ms);
+        std::string log;
+        try {
+            while (auto item = co_await s.next()) log += std::to_string(*item) + ",";
+        } catch (const std::system_error& e) {
+            if (e.code() == asyncpat::errc::timed_out) log += "timed out,";
+        }
+        std::optional<int> const after = co_await s.next();
+        log += after ? "more" : "end";
+        co_return log;
+    };
+    CHECK(asyncpat_test::run_in_virtual_time(body()) == "0,1,timed out,end");
+}
+
+TEST_CASE("timeout on a channel receiver loses no value at the deadline", "[stream][time]") {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = asyncpat::make_channel<int>(1);
+        auto late = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<int> out) -> task<void> {
+                co_await asyncpat::sleep_for<manual_timer>(30ms);
+                co_await out.send(7);
+            },
+            tx);
+        auto s = std::move(rx) | asyncpat::timeout<manual_timer>(10ms);
+        bool timed_out = false;
+        try {
+            (void)co_await s.next();
+        } catch (const std::system_error&) {
+            timed_out = true;
+        }
+        co_await late;
+        // The stream ended, but the value was not taken: it is still in the channel.
+        std::optional<int> const left = tx.try_send(8) ? std::optional<int>(7) : std::nullopt;
+        co_return timed_out&& left ? 1 : 0;
+    };
+    CHECK(asyncpat_test::run_in_virtual_time(body()) == 1);
 }

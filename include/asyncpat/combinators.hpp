@@ -275,10 +275,10 @@ std::variant<value_or_monostate<Ts>...> collect_winner(children_awaiter<Ts...>& 
     return out;
 }
 
-template <typename Duration>
+template <typename Timer, typename Duration>
 task<void> sleep_for_impl(Duration duration) {
     // The deadline is taken when the task starts, not when sleep_for() is called.
-    asio::steady_timer timer(co_await this_task::executor, duration);
+    Timer timer(co_await this_task::executor, duration);
     co_await timer.async_wait(use_task);
 }
 
@@ -336,14 +336,15 @@ task<std::variant<detail::value_or_monostate<Ts>...>> race(task<Ts>... work) {
     co_return detail::collect_winner(children, std::index_sequence_for<Ts...>{});
 }
 
-/// Completes `duration` after it starts (is awaited), on the awaiting task's executor (an
-/// `asio::steady_timer`).
+/// Completes `duration` after it starts (is awaited), on the awaiting task's executor, with a
+/// `Timer` (an `asio::basic_waitable_timer`; `asio::steady_timer` unless another clock is
+/// wanted, such as a test's manual clock).
 /// @par Cancellation
 /// Cancelling the task ends the sleep with `operation_aborted`.
-template <typename Rep, typename Period>
+template <typename Timer = asio::steady_timer, typename Rep, typename Period>
 task<void> sleep_for(std::chrono::duration<Rep, Period> duration) {
-    return detail::sleep_for_impl(
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(duration));
+    return detail::sleep_for_impl<Timer>(
+        std::chrono::duration_cast<typename Timer::duration>(duration));
 }
 
 /// Runs `work` with a deadline: its result, or `std::system_error(errc::timed_out)` if
@@ -352,9 +353,11 @@ task<void> sleep_for(std::chrono::duration<Rep, Period> duration) {
 /// Cancel-safe when `work` is: if the work produced its value at the moment the deadline passed
 /// (a cancel-safe receive handed a value just before its cancellation), the value is returned,
 /// never dropped.
-template <typename Rep, typename Period, typename T>
+///
+/// The deadline is kept by a `Timer` (`asio::steady_timer` by default; see `sleep_for`).
+template <typename Timer = asio::steady_timer, typename Rep, typename Period, typename T>
 task<T> timeout(std::chrono::duration<Rep, Period> duration, task<T> work) {
-    detail::children_awaiter<T, void> children(true, std::move(work), sleep_for(duration));
+    detail::children_awaiter<T, void> children(true, std::move(work), sleep_for<Timer>(duration));
     co_await children;
     auto& outcome = children.template child<0>();
     if (!outcome->failed()) {

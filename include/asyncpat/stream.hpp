@@ -10,5 +10,6 @@
 #include <asyncpat/stream/generator.hpp>
 #include <asyncpat/stream/sinks.hpp>
 #include <asyncpat/stream/sources.hpp>
+#include <asyncpat/stream/time.hpp>
 
 #endif  // ASYNCPAT_STREAM_HPP

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -88,8 +89,112 @@ void BM_stream_map_filter_sum_plain_loop(benchmark::State& state) {
     });
 }
 
+// ---- the worker + channel pattern: events in, owned snapshots out, read as a stream
+
+asyncpat::task<void> emit_events(asyncpat::sender<std::uint64_t> tx, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) co_await tx.send(i);
+}
+
+// The worker owns its buffer; each event appends 8 bytes, and the 8 new bytes leave as an owned,
+// immutable `bytes` that shares the buffer (split_to + freeze: no copy). The buffer is refilled
+// in place once the consumer has dropped the earlier snapshots (reserve reclaims it).
+asyncpat::task<void> snapshot_worker(asyncpat::receiver<std::uint64_t> events,
+                                     asyncpat::sender<asyncpat::bytes> snapshots) {
+    asyncpat::bytes_mut buffer;
+    while (auto event = co_await events.receive()) {
+        if (buffer.capacity() - buffer.size() < 8) buffer.reserve(64 * 1024);
+        buffer.put_u64_le(*event);
+        co_await snapshots.send(buffer.split_to(8).freeze());
+    }
+}
+
+asyncpat::task<std::uint64_t> worker_snapshots_asyncpat(std::uint64_t n) {
+    auto ex = co_await asyncpat::this_task::executor;
+    auto [event_tx, event_rx] = asyncpat::make_channel<std::uint64_t>(1024);
+    auto [snapshot_tx, snapshot_rx] = asyncpat::make_channel<asyncpat::bytes>(1024);
+    auto feeder = asyncpat::spawn(ex, emit_events(std::move(event_tx), n));
+    auto worker = asyncpat::spawn(ex, snapshot_worker(std::move(event_rx), std::move(snapshot_tx)));
+    std::uint64_t const total = co_await asyncpat::fold(
+        std::move(snapshot_rx), std::uint64_t{0},
+        [](std::uint64_t sum, const asyncpat::bytes& b) { return sum + b.size(); });
+    co_await feeder;
+    co_await worker;
+    co_return total;
+}
+
+void BM_stream_worker_snapshots_asyncpat(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, items,
+            [&] { return asyncpat::sync_wait(io, worker_snapshots_asyncpat(items)); });
+}
+
+using asio_event_channel = asio::experimental::channel<void(std::error_code, std::uint64_t)>;
+using asio_snapshot_channel =
+    asio::experimental::channel<void(std::error_code, std::vector<std::uint8_t>)>;
+
+asio::awaitable<void> emit_events_asio(asio_event_channel& tx, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i)
+        co_await tx.async_send(std::error_code{}, i, asio::use_awaitable);
+    tx.close();
+}
+
+// The hand-rolled peer: the worker's buffer is a vector, and a snapshot is a copy of the new
+// bytes in a vector of its own.
+asio::awaitable<void> snapshot_worker_asio(asio_event_channel& events,
+                                           asio_snapshot_channel& snapshots) {
+    std::vector<std::uint8_t> buffer;
+    for (;;) {
+        std::uint64_t event = 0;
+        try {
+            event = co_await events.async_receive(asio::use_awaitable);
+        } catch (const std::system_error&) {
+            break;  // closed
+        }
+        if (buffer.size() >= 64 * 1024) buffer.clear();
+        std::size_t const at = buffer.size();
+        for (int b = 0; b < 8; ++b) buffer.push_back(static_cast<std::uint8_t>(event >> (8 * b)));
+        co_await snapshots.async_send(
+            std::error_code{},
+            std::vector<std::uint8_t>(buffer.begin() + static_cast<std::ptrdiff_t>(at),
+                                      buffer.end()),
+            asio::use_awaitable);
+    }
+    snapshots.close();
+}
+
+asio::awaitable<std::uint64_t> worker_snapshots_asio(std::uint64_t n) {
+    auto ex = co_await asio::this_coro::executor;
+    asio_event_channel events(ex, 1024);
+    asio_snapshot_channel snapshots(ex, 1024);
+    asio::co_spawn(ex, emit_events_asio(events, n), asio::detached);
+    asio::co_spawn(ex, snapshot_worker_asio(events, snapshots), asio::detached);
+    std::uint64_t total = 0;
+    for (;;) {
+        try {
+            total += (co_await snapshots.async_receive(asio::use_awaitable)).size();
+        } catch (const std::system_error&) {
+            break;
+        }
+    }
+    co_return total;
+}
+
+void BM_stream_worker_snapshots_asio(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, items, [&] {
+        std::uint64_t result = 0;
+        asio::co_spawn(io, worker_snapshots_asio(items),
+                       [&result](std::exception_ptr, std::uint64_t v) { result = v; });
+        io.restart();
+        io.run();
+        return result;
+    });
+}
+
 }  // namespace
 
 BENCHMARK(BM_stream_map_filter_sum_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_map_filter_sum_asio_coro)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_map_filter_sum_plain_loop)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stream_worker_snapshots_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stream_worker_snapshots_asio)->Unit(benchmark::kMillisecond);

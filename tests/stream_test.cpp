@@ -693,3 +693,36 @@ TEST_CASE("timeout on a channel receiver loses no value at the deadline", "[stre
     };
     CHECK(asyncpat_test::run_in_virtual_time(body()) == 1);
 }
+
+TEST_CASE("ready_chunks takes what is ready, up to n", "[stream][concurrent]") {
+    auto body = []() -> task<std::vector<std::vector<int>>> {
+        auto [tx, rx] = asyncpat::make_channel<int>(8);
+        for (int i = 0; i < 5; ++i) (void)tx.try_send(int{i});
+        auto s = std::move(rx) | asyncpat::ready_chunks(3);
+        std::vector<std::vector<int>> got;
+        got.push_back(*co_await s.next());  // 3 of the 5 ready
+        got.push_back(*co_await s.next());  // the other 2
+        (void)tx.try_send(9);
+        got.push_back(*co_await s.next());  // 1
+        tx.close();
+        std::optional<std::vector<int>> const end = co_await s.next();
+        if (end) got.push_back({-1});
+        co_return got;
+    };
+    CHECK(run(body()) == std::vector<std::vector<int>>{{0, 1, 2}, {3, 4}, {9}});
+    // Over a generator, a feeder pulls ahead while the consumer is busy.
+    auto chunked = [](int n) -> task<std::size_t> {
+        auto s = count_to(n) | asyncpat::ready_chunks(4);
+        std::size_t items = 0, chunks = 0;
+        while (auto chunk = co_await s.next()) {
+            items += chunk->size();
+            ++chunks;
+            co_await asyncpat::this_task::yield();  // busy: items pile up meanwhile
+        }
+        co_return items * 1000 + chunks;
+    };
+    std::size_t const result = run(chunked(10));
+    CHECK(result / 1000 == 10);
+    CHECK(result % 1000 < 10);  // some chunks held more than one item
+    CHECK_THROWS_AS(asyncpat::ready_chunks(0), std::invalid_argument);
+}

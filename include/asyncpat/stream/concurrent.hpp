@@ -1,5 +1,5 @@
 // asyncpat: concurrent stream adapters and sinks: buffered, buffer_unordered, merge,
-// for_each_concurrent.
+// ready_chunks, for_each_concurrent.
 // Copyright (c) 2026 the asyncpat developers
 // SPDX-License-Identifier: BSL-1.0
 #ifndef ASYNCPAT_STREAM_CONCURRENT_HPP
@@ -25,6 +25,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace asyncpat {
 
@@ -143,6 +144,8 @@ struct merge_balance {
     std::atomic<bool> ended[2] = {false, false};
 };
 
+// Pulls `stream` into `tx` (an item per event, then an event for the end or the error). With a
+// balance, the feeder is side `side` of a merge.
 template <async_stream S, typename T>
 task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge_balance> balance,
                       int side) {
@@ -155,6 +158,7 @@ task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge
             // (docs/compilers.md, section 2c).
             merge_event<T> event{T(std::move(*item)), nullptr};
             co_await tx.send(std::move(event));
+            if (!balance) continue;
             std::uint64_t const mine = balance->sent[side].fetch_add(1, std::memory_order_relaxed);
             if (mine > balance->sent[other].load(std::memory_order_relaxed) &&
                 !balance->ended[other].load(std::memory_order_relaxed))
@@ -165,7 +169,7 @@ task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge
     } catch (...) {
         error = std::current_exception();
     }
-    balance->ended[side].store(true, std::memory_order_relaxed);
+    if (balance) balance->ended[side].store(true, std::memory_order_relaxed);
     try {
         merge_event<T> last{std::nullopt, error};
         co_await tx.send(std::move(last));
@@ -197,7 +201,69 @@ generator<stream_value_t<First>> merge_generator(First first, Second second) {
     }
 }
 
+template <typename S>
+concept has_try_receive = requires(S& s) {
+    { s.try_receive() } -> std::same_as<std::optional<stream_value_t<S>>>;
+};
+
+// ready_chunks over a stream that can say what is ready (a channel receiver).
+template <async_stream S>
+    requires has_try_receive<S>
+generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::size_t limit) {
+    while (std::optional<stream_value_t<S>> first = co_await stream.next()) {
+        std::vector<stream_value_t<S>> chunk;
+        chunk.push_back(std::move(*first));
+        while (chunk.size() < limit) {
+            std::optional<stream_value_t<S>> more = stream.try_receive();
+            if (!more) break;
+            chunk.push_back(std::move(*more));
+        }
+        co_yield std::move(chunk);
+    }
+}
+
+// ready_chunks over any other stream: a feeder task pulls it into a channel of `limit` items
+// meanwhile, and a chunk is what the channel holds.
+template <async_stream S>
+generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::size_t limit) {
+    using value_type = stream_value_t<S>;
+    auto [tx, rx] = make_channel<merge_event<value_type>>(limit);
+    aborting_handles<void> feeder;
+    feeder->push_back(
+        spawn(co_await this_task::executor,
+              merge_feed<S, value_type>(std::move(stream), std::move(tx), nullptr, 0)));
+    bool ended = false;
+    while (!ended) {
+        std::optional<merge_event<value_type>> event = co_await rx.receive();
+        std::vector<value_type> chunk;
+        while (event) {
+            if (event->error) std::rethrow_exception(event->error);
+            if (!event->item) {
+                ended = true;
+                break;
+            }
+            chunk.push_back(std::move(*event->item));
+            if (chunk.size() == limit) break;
+            event = rx.try_receive();
+        }
+        if (!event && chunk.empty()) co_return;
+        if (!chunk.empty()) co_yield std::move(chunk);
+    }
+}
+
 }  // namespace detail
+
+/// `s | ready_chunks(n)`: `std::vector`s of the items that are ready, up to `n`: waits for one
+/// item, then adds what is available without waiting. Over a channel receiver that is what the
+/// channel holds; over any other stream, a task pulls the stream into a channel of `n` items
+/// while the consumer is busy (dropping the chunked stream aborts it). Throws
+/// `std::invalid_argument` for 0.
+inline auto ready_chunks(std::size_t limit) {
+    detail::check_limit(limit, "ready_chunks");
+    return detail::generator_adapter{[limit]<async_stream S>(S stream) {
+        return detail::ready_chunks_generator(std::move(stream), limit);
+    }};
+}
 
 /// `s | buffered(n)`: for a stream of tasks (or other awaitables), runs up to `n` of them at
 /// once, each spawned on the consumer's executor, and yields their results in the stream's

@@ -302,6 +302,12 @@ generator<std::pair<stream_value_t<First>, stream_value_t<Second>>> zip_generato
 template <typename F>
 using stored_t = std::decay_t<F>;
 
+// The adapter of a stage that holds one callable.
+template <template <typename> class Stage, typename F>
+auto stage_with(F&& function) {
+    return stage_adapter<Stage<stored_t<F>>>{{std::forward<F>(function)}};
+}
+
 }  // namespace detail
 
 // ---- Synchronous adapters (fused: no frame and no switch per item over a generator)
@@ -309,29 +315,25 @@ using stored_t = std::decay_t<F>;
 /// `s | map(f)`: each item `x` becomes `f(std::move(x))`.
 template <typename F>
 auto map(F&& function) {
-    return detail::stage_adapter<detail::map_stage<detail::stored_t<F>>>{
-        {std::forward<F>(function)}};
+    return detail::stage_with<detail::map_stage>(std::forward<F>(function));
 }
 
 /// `s | filter(p)`: the items for which `p(item)` (given a const reference) is true.
 template <typename P>
 auto filter(P&& predicate) {
-    return detail::stage_adapter<detail::filter_stage<detail::stored_t<P>>>{
-        {std::forward<P>(predicate)}};
+    return detail::stage_with<detail::filter_stage>(std::forward<P>(predicate));
 }
 
 /// `s | filter_map(f)`: `f(std::move(x))` returns a `std::optional<U>`; the engaged ones, as `U`.
 template <typename F>
 auto filter_map(F&& function) {
-    return detail::stage_adapter<detail::filter_map_stage<detail::stored_t<F>>>{
-        {std::forward<F>(function)}};
+    return detail::stage_with<detail::filter_map_stage>(std::forward<F>(function));
 }
 
 /// `s | inspect(f)`: calls `f(item)` (a const reference) on each item and passes it on.
 template <typename F>
 auto inspect(F&& function) {
-    return detail::stage_adapter<detail::inspect_stage<detail::stored_t<F>>>{
-        {std::forward<F>(function)}};
+    return detail::stage_with<detail::inspect_stage>(std::forward<F>(function));
 }
 
 /// `s | take(n)`: the first `n` items; the stream below is not pulled again after the n-th.
@@ -343,8 +345,7 @@ inline auto take(std::size_t n) {
 /// (it is dropped).
 template <typename P>
 auto take_while(P&& predicate) {
-    return detail::stage_adapter<detail::take_while_stage<detail::stored_t<P>>>{
-        {std::forward<P>(predicate)}};
+    return detail::stage_with<detail::take_while_stage>(std::forward<P>(predicate));
 }
 
 /// `s | skip(n)`: all but the first `n` items.
@@ -355,8 +356,7 @@ inline auto skip(std::size_t n) {
 /// `s | skip_while(p)`: drops items while `p(item)` holds, then passes everything.
 template <typename P>
 auto skip_while(P&& predicate) {
-    return detail::stage_adapter<detail::skip_while_stage<detail::stored_t<P>>>{
-        {std::forward<P>(predicate)}};
+    return detail::stage_with<detail::skip_while_stage>(std::forward<P>(predicate));
 }
 
 /// `s | enumerate()`: `std::pair<std::size_t, T>{index, item}`, indices from 0.

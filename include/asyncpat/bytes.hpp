@@ -49,6 +49,17 @@ public:
     // True when no other view exists. The acquire pairs with the release of the views that went,
     // so their last reads happen before the caller writes to the buffer.
     bool is_unique() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
+    // Adds a reference unless the count already reached zero (the storage is being released):
+    // weak_ptr::lock for storages that are recycled rather than freed (message_arena's slots).
+    bool try_add_ref() noexcept {
+        std::size_t n = refs_.load(std::memory_order_relaxed);
+        while (n != 0) {
+            if (refs_.compare_exchange_weak(n, n + 1, std::memory_order_acquire,
+                                            std::memory_order_relaxed))
+                return true;
+        }
+        return false;
+    }
 
     std::byte* buffer() const noexcept { return buffer_; }
     std::size_t capacity() const noexcept { return capacity_; }
@@ -58,6 +69,9 @@ protected:
     bytes_storage(destroy_function destroy, std::byte* buffer, std::size_t capacity) noexcept
         : destroy_(destroy), buffer_(buffer), capacity_(capacity) {}
     ~bytes_storage() = default;
+    // For a recycled storage, taken out of its free list (nobody else refers to it): one
+    // reference again.
+    void reset_refs() noexcept { refs_.store(1, std::memory_order_relaxed); }
     void set_buffer(std::byte* buffer, std::size_t capacity) noexcept {
         buffer_ = buffer;
         capacity_ = capacity;
@@ -71,6 +85,10 @@ private:
     std::byte* buffer_;
     std::size_t capacity_;
 };
+
+// For other asyncpat types whose storages `bytes` may view (message_arena): makes a `bytes`
+// that adopts one reference to `storage`.
+struct bytes_access;
 
 // A buffer allocated by asyncpat: header and bytes in one allocation (folly's createCombined).
 // Small ones come from the per-thread block cache. Large ones are cache-line aligned, with the
@@ -342,6 +360,7 @@ public:
 
 private:
     friend class bytes_mut;
+    friend struct detail::bytes_access;
 
     bytes(const std::byte* data, std::size_t size, detail::bytes_storage* storage) noexcept
         : data_(data), size_(size), storage_(storage) {}
@@ -362,6 +381,14 @@ private:
     std::size_t size_ = 0;
     detail::bytes_storage* storage_ = nullptr;  // null: empty or static
 };
+
+namespace detail {
+struct bytes_access {
+    static bytes adopt(const std::byte* data, std::size_t size, bytes_storage* storage) noexcept {
+        return bytes(data, size, storage);
+    }
+};
+}  // namespace detail
 
 /// A unique, growable byte buffer (Rust's `bytes::BytesMut`): build a message, then `freeze()`
 /// it into `bytes` in O(1).

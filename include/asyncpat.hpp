@@ -4,6 +4,7 @@
 #ifndef ASYNCPAT_HPP
 #define ASYNCPAT_HPP
 
+#include <asyncpat/arena.hpp>
 #include <asyncpat/blocking.hpp>
 #include <asyncpat/bytes.hpp>
 #include <asyncpat/channel.hpp>

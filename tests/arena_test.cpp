@@ -147,7 +147,7 @@ TEST_CASE("ten million alloc/release cycles leave the footprint flat", "[arena][
     long const peak_after = peak_resident_kib();
     std::printf("arena_test: peak resident set %ld KiB before 10^7 cycles, %ld KiB after\n",
                 peak_before, peak_after);
-    CHECK(used == 0);                                              // no allocation at all
+    CHECK(used == 0);  // no allocation at all
     // Flat: a leak of even 2 bytes per cycle would add 20 MB. (Sanitizer builds move the peak
     // by a megabyte or two by themselves: shadow memory, fake stacks.)
     if (peak_before >= 0) CHECK(peak_after - peak_before < 16 * 1024);

@@ -101,7 +101,8 @@ inline std::error_code make_error_code(send_failure failure) noexcept {
     return {};
 }
 
-// The rare failures, kept out of line so that the operations around them inline.
+// Kept out of line so that the operations around them inline: the rare failures, and the
+// locked removal of a cancellation hook (a wait that parked).
 [[noreturn, gnu::cold, gnu::noinline]] inline void throw_empty_handle(char const* message) {
     throw std::logic_error(message);
 }
@@ -111,9 +112,27 @@ inline std::error_code make_error_code(send_failure failure) noexcept {
 [[noreturn, gnu::cold, gnu::noinline]] inline void throw_send_failure(send_failure failure) {
     throw std::system_error(make_error_code(failure));
 }
-[[gnu::cold, gnu::noinline]] inline void clear_cancellation_hook(task_context* context) noexcept {
+[[gnu::noinline]] inline void clear_cancellation_hook(task_context* context) noexcept {
     context->clear_hook();
 }
+
+// What both kinds of channel state (channel_state, local_channel_state) park and report.
+template <typename T>
+struct channel_receive_waiter : channel_waiter {
+    std::optional<T> value;  // handed over by a sender, or taken at once
+    bool cancelled = false;
+};
+// A waiting send (carries its value) or reserve (carries none).
+template <typename T>
+struct channel_send_waiter : channel_waiter {
+    T* value = nullptr;  // the value to send, in the waiting frame; null for reserve()
+    send_failure error = send_failure::none;
+};
+// The outcome of a send that does not wait.
+enum class channel_try_result { sent, closed, full };
+// The outcome of a pop. value_and_room_wanted: a sender is parked, call made_room() (only the
+// concurrent state says so; the local one admits parked senders inside pop()).
+enum class channel_popped { empty, value, value_and_room_wanted };
 
 // A FIFO of parked waiters, linked through the waiters themselves (no allocation).
 template <typename Waiter>
@@ -210,15 +229,10 @@ class channel_state {
                   "nothrow destructible (values move through a lock-free ring)");
 
 public:
-    struct receive_waiter : channel_waiter {
-        std::optional<T> value;  // handed over by a sender, or taken at once
-        bool cancelled = false;
-    };
-    // A waiting send (carries its value) or reserve (carries none).
-    struct send_waiter : channel_waiter {
-        T* value = nullptr;  // the value to send, in the waiting frame; null for reserve()
-        send_failure error = send_failure::none;
-    };
+    using receive_waiter = channel_receive_waiter<T>;
+    using send_waiter = channel_send_waiter<T>;
+    using try_result = channel_try_result;
+    using popped = channel_popped;
 
     explicit channel_state(std::size_t capacity)
         : capacity_(capacity),
@@ -315,7 +329,6 @@ public:
     }
 
     // Sends `value` (moved from only on success) without waiting: none, closed, or full.
-    enum class try_result { sent, closed, full };
     try_result try_send(T& value) noexcept {
         if (push_fast(value)) return try_result::sent;
         wake_list ready;
@@ -411,8 +424,6 @@ public:
     }
 
     // ---- receiving
-
-    enum class popped { empty, value, value_and_room_wanted };
 
     // The fast path: moves the oldest published value into `out` if there is one.
     // value_and_room_wanted: a sender is parked, call made_room().
@@ -795,7 +806,7 @@ private:
     bool arm(task_context* context) {
         if constexpr (State::serial_hook) {
             if (context->cancel_requested()) return false;
-            context->set_hook_serial(&on_cancel, this);
+            context->set_hook(&on_cancel, this);  // no lock: see set_hook
             return true;
         } else {
             return arm_cancellation(context, &on_cancel, this);

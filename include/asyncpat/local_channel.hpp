@@ -45,18 +45,10 @@ class local_channel_state {
                   "nothrow destructible");
 
 public:
-    struct receive_waiter : channel_waiter {
-        std::optional<T> value;
-        bool cancelled = false;
-    };
-    struct send_waiter : channel_waiter {
-        T* value = nullptr;  // null for reserve()
-        send_failure error = send_failure::none;
-    };
-    enum class try_result { sent, closed, full };
-    // The concurrent channel's pop() reports when parked senders need a call to made_room();
-    // here pop() admits them itself, so it never says value_and_room_wanted.
-    enum class popped { empty, value, value_and_room_wanted };
+    using receive_waiter = channel_receive_waiter<T>;
+    using send_waiter = channel_send_waiter<T>;
+    using try_result = channel_try_result;
+    using popped = channel_popped;  // never value_and_room_wanted: pop() admits parked senders
 
     explicit local_channel_state(std::size_t capacity)
         : capacity_(capacity),

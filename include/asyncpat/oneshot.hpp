@@ -103,7 +103,7 @@ public:
     bool park(std::coroutine_handle<> handle, task_context* context) {
         waiter_handle_ = handle;
         waiter_context_ = context;
-        work_ = parked_work(*context);
+        work_.acquire(*context);
         std::uint32_t s = state_.fetch_or(receiver_waiting, std::memory_order_acq_rel);
         if ((s & (value_set | sender_gone)) == 0) return true;
         // The outcome is known already: withdraw, unless the sender's destruction (or a

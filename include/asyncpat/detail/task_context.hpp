@@ -258,7 +258,10 @@ public:
 
     // The cancellation hook of an asyncpat awaiter (no allocation, unlike an Asio slot
     // handler). Set it while holding slot_lock(), after checking cancel_requested(); clear it
-    // with clear_hook() when the wait ends.
+    // with clear_hook() when the wait ends. An awaiter whose tree runs on an executor that runs
+    // one handler at a time on one thread (a local channel's users, see local_channel.hpp) may
+    // set it without the lock and clear it with clear_hook_serial(): the emission is dispatched
+    // to that executor, so it cannot run while the awaiter arms or clears its hook.
     using hook_function = void (*)(void* awaiter, asio::cancellation_type type);
     void set_hook(hook_function function, void* awaiter) noexcept {
         hook_ = function;
@@ -268,14 +271,7 @@ public:
         std::lock_guard<spin_lock> guard(lock_);
         hook_ = nullptr;
     }
-    // The same without the lock, for awaiters whose tree runs on an executor that runs one
-    // handler at a time on one thread (a local channel's users, see local_channel.hpp): the
-    // emission is dispatched to that executor, so it cannot run while the awaiter arms or
-    // clears its hook. Check cancel_requested() first, as under the lock.
-    void set_hook_serial(hook_function function, void* awaiter) noexcept {
-        hook_ = function;
-        hook_object_ = awaiter;
-    }
+    // clear_hook() without the lock, for the single-threaded awaiters described at set_hook().
     void clear_hook_serial() noexcept { hook_ = nullptr; }
 
     // Drops whatever a suspended operation installed (Asio slot handler and asyncpat hook):
@@ -466,7 +462,6 @@ inline bool start_here(std::coroutine_handle<> task, task_context& context) noex
 class parked_work {
 public:
     parked_work() noexcept = default;
-    explicit parked_work(const task_context& context) { acquire(context); }
     parked_work(parked_work&& other) noexcept
         : io_(std::exchange(other.io_, nullptr)), guard_(std::move(other.guard_)) {
         other.guard_.reset();

@@ -31,11 +31,6 @@ namespace asyncpat {
 
 namespace detail {
 
-template <typename T>
-struct is_task_type : std::false_type {};
-template <typename T>
-struct is_task_type<task<T>> : std::true_type {};
-
 template <typename Awaitable>
 task<await_result_t<Awaitable>> await_in_task(Awaitable awaitable) {
     co_return co_await std::move(awaitable);
@@ -44,7 +39,7 @@ task<await_result_t<Awaitable>> await_in_task(Awaitable awaitable) {
 // An item of a stream of work, as a task: a task as it is, any other awaitable awaited in one.
 template <typename Item>
 auto as_task(Item item) {
-    if constexpr (is_task_type<Item>::value)
+    if constexpr (is_task<Item>::value)
         return item;
     else
         return await_in_task(std::move(item));
@@ -129,9 +124,10 @@ generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
     }
 }
 
-// What a merge feeder reports: an item, an error, or (neither) the end of its stream.
+// What a feeder (merge, ready_chunks) reports: an item, an error, or (neither) the end of its
+// stream.
 template <typename T>
-struct merge_event {
+struct feed_event {
     std::optional<T> item;
     std::exception_ptr error;
 };
@@ -147,8 +143,8 @@ struct merge_balance {
 // Pulls `stream` into `tx` (an item per event, then an event for the end or the error). With a
 // balance, the feeder is side `side` of a merge.
 template <async_stream S, typename T>
-task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge_balance> balance,
-                      int side) {
+task<void> feed_into(S stream, sender<feed_event<T>> tx, std::shared_ptr<merge_balance> balance,
+                     int side) {
     int const other = 1 - side;
     std::exception_ptr error;
     try {
@@ -156,7 +152,7 @@ task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge
             // A named event, not a temporary in the co_await expression: g++ 12.2 relocates
             // such a temporary bitwise, leaving a short string pointing into the old place
             // (docs/compilers.md, section 2c).
-            merge_event<T> event{T(std::move(*item)), nullptr};
+            feed_event<T> event{T(std::move(*item)), nullptr};
             co_await tx.send(std::move(event));
             if (!balance) continue;
             std::uint64_t const mine = balance->sent[side].fetch_add(1, std::memory_order_relaxed);
@@ -164,16 +160,16 @@ task<void> merge_feed(S stream, sender<merge_event<T>> tx, std::shared_ptr<merge
                 !balance->ended[other].load(std::memory_order_relaxed))
                 co_await this_task::yield();
         }
-    } catch (send_error<merge_event<T>>&) {
+    } catch (send_error<feed_event<T>>&) {
         co_return;  // the merged stream is gone (or this feeder was aborted)
     } catch (...) {
         error = std::current_exception();
     }
     if (balance) balance->ended[side].store(true, std::memory_order_relaxed);
     try {
-        merge_event<T> last{std::nullopt, error};
+        feed_event<T> last{std::nullopt, error};
         co_await tx.send(std::move(last));
-    } catch (send_error<merge_event<T>>&) {
+    } catch (send_error<feed_event<T>>&) {
         // the merged stream is gone: nobody is left to tell
     }
 }
@@ -182,15 +178,15 @@ template <async_stream First, async_stream Second>
 generator<stream_value_t<First>> merge_generator(First first, Second second) {
     using value_type = stream_value_t<First>;
     any_executor const ex = co_await this_task::executor;
-    auto [tx, rx] = make_channel<merge_event<value_type>>(1);
+    auto [tx, rx] = make_channel<feed_event<value_type>>(1);
     auto balance = std::make_shared<merge_balance>();
     aborting_handles<void> feeders;
-    feeders->push_back(spawn(ex, merge_feed<First, value_type>(std::move(first), tx, balance, 0)));
+    feeders->push_back(spawn(ex, feed_into<First, value_type>(std::move(first), tx, balance, 0)));
     feeders->push_back(
-        spawn(ex, merge_feed<Second, value_type>(std::move(second), std::move(tx), balance, 1)));
+        spawn(ex, feed_into<Second, value_type>(std::move(second), std::move(tx), balance, 1)));
     int running = 2;
     while (running > 0) {
-        std::optional<merge_event<value_type>> event = co_await rx.receive();
+        std::optional<feed_event<value_type>> event = co_await rx.receive();
         if (!event) co_return;
         if (event->error) std::rethrow_exception(event->error);
         if (!event->item) {
@@ -227,14 +223,14 @@ generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::
 template <async_stream S>
 generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::size_t limit) {
     using value_type = stream_value_t<S>;
-    auto [tx, rx] = make_channel<merge_event<value_type>>(limit);
+    auto [tx, rx] = make_channel<feed_event<value_type>>(limit);
     aborting_handles<void> feeder;
     feeder->push_back(
         spawn(co_await this_task::executor,
-              merge_feed<S, value_type>(std::move(stream), std::move(tx), nullptr, 0)));
+              feed_into<S, value_type>(std::move(stream), std::move(tx), nullptr, 0)));
     bool ended = false;
     while (!ended) {
-        std::optional<merge_event<value_type>> event = co_await rx.receive();
+        std::optional<feed_event<value_type>> event = co_await rx.receive();
         std::vector<value_type> chunk;
         while (event) {
             if (event->error) std::rethrow_exception(event->error);

@@ -762,7 +762,7 @@ public:
     // `parked_` is set before publishing and cleared on resumption, so it is only true here
     // when the frame is destroyed while parked.
     ~channel_awaiter() {
-        if (parked_) state_->cancel(waiter_);
+        if (parked_) state_->cancel(*waiter_);
     }
 
     bool await_ready() { return static_cast<Derived*>(this)->try_now(); }
@@ -772,6 +772,7 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
+        waiter();  // before the hook, which may use it
         if (!arm(context)) {
             static_cast<Derived*>(this)->cancelled_early();
             return transfer_to(caller);
@@ -796,8 +797,15 @@ protected:
             clear_cancellation_hook(armed_);
     }
 
+    // The parking record, made only by an operation that did not complete at once: the fast
+    // path neither initialises nor destroys it. Empty in await_resume means the fast path ran.
+    Waiter& waiter() noexcept {
+        if (!waiter_) waiter_.emplace();
+        return *waiter_;
+    }
+
     State* state_;
-    Waiter waiter_;
+    std::optional<Waiter> waiter_;
 
 private:
     // Installs the cancellation hook unless the task is cancelled already (false). A channel
@@ -815,7 +823,7 @@ private:
 
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* a = static_cast<channel_awaiter*>(self);
-        if (a->state_->cancel(a->waiter_)) a->waiter_.wake();
+        if (a->state_->cancel(*a->waiter_)) a->waiter_->wake();
     }
 
     task_context* armed_ = nullptr;
@@ -1027,13 +1035,13 @@ public:
 
     void await_resume() {
         this->finish();
-        if (this->waiter_.error != detail::send_failure::none) [[unlikely]]
+        if (this->waiter_ && this->waiter_->error != detail::send_failure::none) [[unlikely]]
             fail();
     }
 
 private:
     [[noreturn, gnu::cold, gnu::noinline]] void fail() {
-        throw send_error<T>(make_error_code(this->waiter_.error), std::move(value_));
+        throw send_error<T>(make_error_code(this->waiter_->error), std::move(value_));
     }
 
     friend class send_awaiter::channel_awaiter;
@@ -1044,17 +1052,17 @@ private:
         switch (this->state_->try_send(value_)) {
             case try_result::sent: return true;
             case try_result::closed:
-                this->waiter_.error = detail::send_failure::closed;
+                this->waiter().error = detail::send_failure::closed;
                 return true;
             case try_result::full: break;
         }
         return false;
     }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        this->waiter_.value = &value_;
-        return !this->state_->send_or_park(this->waiter_, caller, context);
+        this->waiter_->value = &value_;
+        return !this->state_->send_or_park(*this->waiter_, caller, context);
     }
-    void cancelled_early() noexcept { this->waiter_.error = detail::send_failure::cancelled; }
+    void cancelled_early() noexcept { this->waiter_->error = detail::send_failure::cancelled; }
 
     T value_;
 };
@@ -1069,8 +1077,8 @@ public:
 
     permit<T, Kind> await_resume() {
         this->finish();
-        if (this->waiter_.error != detail::send_failure::none)
-            detail::throw_send_failure(this->waiter_.error);
+        if (this->waiter_->error != detail::send_failure::none)  // (reserve always waits)
+            detail::throw_send_failure(this->waiter_->error);
         return permit<T, Kind>{std::move(owner_)};
     }
 
@@ -1078,9 +1086,9 @@ private:
     friend class reserve_awaiter::channel_awaiter;
     bool try_now() noexcept { return false; }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        return !this->state_->send_or_park(this->waiter_, caller, context);
+        return !this->state_->send_or_park(*this->waiter_, caller, context);
     }
-    void cancelled_early() noexcept { this->waiter_.error = detail::send_failure::cancelled; }
+    void cancelled_early() noexcept { this->waiter_->error = detail::send_failure::cancelled; }
 
     std::shared_ptr<state_type> owner_;  // for the permit
 };
@@ -1238,8 +1246,9 @@ public:
 
     std::optional<T> await_resume() {
         this->finish();
-        if (this->waiter_.value) return std::move(this->waiter_.value);
-        if (this->waiter_.cancelled) detail::throw_operation_aborted();
+        if (!this->waiter_) return std::move(value_);  // taken at once
+        if (this->waiter_->value) return std::move(this->waiter_->value);
+        if (this->waiter_->cancelled) detail::throw_operation_aborted();
         return std::nullopt;
     }
 
@@ -1247,14 +1256,16 @@ private:
     friend class receive_awaiter::channel_awaiter;
     bool try_now() noexcept {
         using popped = typename state_type::popped;
-        popped const p = this->state_->pop(this->waiter_.value);
+        popped const p = this->state_->pop(value_);
         if (p == popped::value_and_room_wanted) this->state_->made_room();
         return p != popped::empty;
     }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        return !this->state_->receive_or_park(this->waiter_, caller, context);
+        return !this->state_->receive_or_park(*this->waiter_, caller, context);
     }
-    void cancelled_early() noexcept { this->waiter_.cancelled = true; }
+    void cancelled_early() noexcept { this->waiter_->cancelled = true; }
+
+    std::optional<T> value_;  // what the fast path took
 };
 
 template <typename T, typename Kind>
@@ -1269,12 +1280,13 @@ public:
 
     std::size_t await_resume() {
         this->finish();
-        if (this->waiter_.value) {
+        if (!this->waiter_) return taken_;  // taken at once
+        if (this->waiter_->value) {
             // Woken with one value handed over; take what else is queued now.
-            out_->push_back(std::move(*this->waiter_.value));
+            out_->push_back(std::move(*this->waiter_->value));
             return 1 + this->state_->try_receive_many(*out_, max_ - 1);
         }
-        if (this->waiter_.cancelled) detail::throw_operation_aborted();
+        if (this->waiter_->cancelled) detail::throw_operation_aborted();
         return taken_;
     }
 
@@ -1286,9 +1298,9 @@ private:
         return taken_ != 0;
     }
     bool start(std::coroutine_handle<> caller, detail::task_context* context) {
-        return !this->state_->receive_or_park(this->waiter_, caller, context);
+        return !this->state_->receive_or_park(*this->waiter_, caller, context);
     }
-    void cancelled_early() noexcept { this->waiter_.cancelled = true; }
+    void cancelled_early() noexcept { this->waiter_->cancelled = true; }
 
     Container* out_;
     std::size_t max_;

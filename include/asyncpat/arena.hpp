@@ -13,8 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
 #include <span>
@@ -36,7 +38,7 @@ class arena_state;
 
 // One slot: a window of the arena's memory, and the storage that `bytes` views and message_refs
 // count (one reference count for both). When the count reaches zero the slot goes back to the
-// free list, and its generation moves on.
+// free stack, and its generation moves on.
 //
 // generation: odd while the slot holds a message, even while it is free (slotmap's rule). It is
 // 64 bits wide, so it cannot wrap in practice (2^63 reuses of one slot). It is written with
@@ -71,8 +73,16 @@ public:
     }
 
     // Called once the last reference went: the slot is free (even generation).
-    void end_generation(std::uint64_t generation) noexcept {
-        generation_.store(generation + 1, std::memory_order_release);
+    void end_generation() noexcept {
+        generation_.store(generation_.load(std::memory_order_relaxed) + 1,
+                          std::memory_order_release);
+    }
+
+    // The free stack's link: the index + 1 of the slot below this one (0: none). Atomic because
+    // a pop may read it from a slot that another thread has just popped (that pop then fails).
+    std::uint32_t next_free() const noexcept { return next_free_.load(std::memory_order_relaxed); }
+    void set_next_free(std::uint32_t next) noexcept {
+        next_free_.store(next, std::memory_order_relaxed);
     }
 
 private:
@@ -80,15 +90,37 @@ private:
 
     arena_state* arena_ = nullptr;
     std::uint32_t index_ = 0;
+    std::atomic<std::uint32_t> next_free_{0};
     std::atomic<std::size_t> size_{0};
     std::atomic<std::uint64_t> generation_{0};
 };
 
-// The shared state: slot memory and metadata, allocated once; the free list, a channel of slot
-// indices with room for all of them (so a release never waits, and a waiting alloc is a
-// cancel-safe receive); and the counters. It lives while the arena or any message lives: one
-// reference for the arena, one per occupied slot (so the reference count, minus the arena's,
-// is the number of live slots).
+// The shared state: slot memory and metadata, allocated once; the free slots; the alloc tasks
+// that wait; the counters.
+//
+// The free slots form a lock-free LIFO stack (Treiber's) linked through the slots, with the
+// whole head in one 64-bit word:
+//   bits 0-31   the top slot's index + 1 (0: empty)
+//   bit 32      waiters: alloc tasks wait for a slot. Set only while the stack is empty, under
+//               lock_; while it is set no push succeeds, so a releasing thread hands its slot
+//               to a waiter instead (through the hand-off channel, under lock_).
+//   bit 33      closed: the arena object is gone. No push or pop succeeds after that.
+//   bits 34-63  a tag that every change advances, so that a pop that read the top and the slot
+//               below it cannot succeed after the stack changed under it (ABA), unless exactly
+//               2^30 changes happened between its two reads.
+// Allocation pops (one CAS), the last release of a message pushes (one CAS): the steady state
+// costs those two and the slot's reference count, and no lock.
+//
+// Lifetime: `owners_` counts the arena object and each running alloc task; when the arena
+// object goes, every slot that is not free at that moment becomes an owner too, and retires
+// (instead of being pushed) when its last reference goes. The state is freed when the count
+// reaches zero. So messages outlive the arena object, and while the arena lives a message
+// costs the state no atomic operation.
+//
+// The high watermark is exact for free: a stack pushes freed slots on top of the never used
+// ones (which start in index order), so a never used slot k is popped only while slots 0..k-1
+// are all in use. The most slots in use at once is therefore the highest index ever popped
+// plus one.
 class arena_state {
 public:
     arena_state(std::size_t slots, std::size_t max_bytes)
@@ -97,36 +129,41 @@ public:
           memory_(new std::byte[slots * max_bytes]),
           slots_(new arena_slot[slots]) {
         auto [tx, rx] = make_channel<std::uint32_t>(slots);
-        free_tx_ = std::move(tx);
-        free_rx_ = std::move(rx);
+        handoff_tx_ = std::move(tx);
+        handoff_rx_ = std::move(rx);
         for (std::size_t i = 0; i < slots; ++i) {
             slots_[i].place(this, static_cast<std::uint32_t>(i), memory_.get() + i * max_bytes,
                             max_bytes);
-            (void)free_tx_.try_send(static_cast<std::uint32_t>(i));
+            // Slot i lies on slot i + 1 (link i + 2); the last one on nothing.
+            slots_[i].set_next_free(i + 1 < slots ? static_cast<std::uint32_t>(i + 2) : 0);
         }
+        head_.store(1, std::memory_order_release);  // slot 0 on top
     }
+    arena_state(const arena_state&) = delete;
+    arena_state& operator=(const arena_state&) = delete;
 
-    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
-    void release() noexcept {
-        if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
-    }
+    void add_owner() noexcept { owners_.fetch_add(1, std::memory_order_relaxed); }
+    void drop_owner() noexcept { drop_owners(1); }
 
     std::size_t slot_count() const noexcept { return slot_count_; }
     std::size_t max_bytes() const noexcept { return max_bytes_; }
     arena_slot& slot(std::uint32_t index) noexcept { return slots_[index]; }
 
     void check_size(std::size_t size) const {
-        if (size > max_bytes_)
-            throw std::length_error("asyncpat::message_arena: a message of " +
-                                    std::to_string(size) + " bytes exceeds the slot size of " +
-                                    std::to_string(max_bytes_));
+        if (size > max_bytes_) [[unlikely]]
+            throw_too_large(size, max_bytes_);
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_too_large(std::size_t size,
+                                                                       std::size_t max) {
+        throw std::length_error("asyncpat::message_arena: a message of " + std::to_string(size) +
+                                " bytes exceeds the slot size of " + std::to_string(max));
     }
 
-    // A free slot filled with `data`, or none (no free slot).
+    // A free slot filled with `data`, or none (no free slot, or alloc tasks wait for one).
     arena_slot* try_take(std::span<const std::byte> data) {
         check_size(data.size());
-        std::optional<std::uint32_t> index = free_rx_.try_receive();
-        if (!index) {
+        std::optional<std::uint32_t> index = try_pop();
+        if (!index) [[unlikely]] {
             failures_.fetch_add(1, std::memory_order_relaxed);
             return nullptr;
         }
@@ -136,50 +173,173 @@ public:
     arena_slot& occupy(std::uint32_t index, std::span<const std::byte> data) noexcept {
         arena_slot& s = slots_[index];
         s.fill(data);
-        // One reference per occupied slot: the count is also the live-slot counter.
-        std::size_t const live = refs_.fetch_add(1, std::memory_order_relaxed);
-        std::size_t seen = high_watermark_.load(std::memory_order_relaxed);
-        while (live > seen &&
-               !high_watermark_.compare_exchange_weak(seen, live, std::memory_order_relaxed)) {
+        std::uint32_t const used = index + 1;
+        std::uint32_t seen = used_.load(std::memory_order_relaxed);
+        while (used > seen && !used_.compare_exchange_weak(seen, used, std::memory_order_relaxed)) {
         }
         return s;
     }
 
-    // The last reference to an occupied slot went: it becomes free (even generation), and its
-    // index goes back to the free list (waking a waiting alloc, if any).
-    void give_back(arena_slot& s, std::uint64_t generation) noexcept {
-        s.end_generation(generation);
-        (void)free_tx_.try_send(s.index());  // room for every index: never full
-        release();
+    std::optional<std::uint32_t> try_pop() noexcept {
+        std::uint64_t h = head_.load(std::memory_order_acquire);
+        for (;;) {
+            std::uint64_t const top = h & top_mask;
+            if (top == 0 || (h & closed_bit) != 0) return std::nullopt;
+            auto const index = static_cast<std::uint32_t>(top - 1);
+            std::uint64_t const next = slots_[index].next_free();  // the CAS validates it
+            if (head_.compare_exchange_weak(h, ((h & ~top_mask) + tag_one) | next,
+                                            std::memory_order_acquire, std::memory_order_acquire))
+                return index;
+        }
     }
 
-    receiver<std::uint32_t>& free_list() noexcept { return free_rx_; }
+    // The last reference to an occupied slot went: it becomes free (even generation) and goes
+    // back on the stack, or to a waiting alloc, or retires (the arena object is gone).
+    void give_back(arena_slot& s) noexcept {
+        s.end_generation();
+        std::uint32_t const index = s.index();
+        for (;;) {
+            switch (try_push(index)) {
+                case push_result::pushed: return;  // the state may be gone now: touch nothing
+                case push_result::closed: drop_owner(); return;
+                case push_result::waiters:
+                    if (hand_to_waiter(index)) return;
+                    break;  // the waiters left meanwhile: push again
+            }
+        }
+    }
 
-    // (Called through the arena object, which holds one reference itself.)
-    std::size_t live() const noexcept { return refs_.load(std::memory_order_relaxed) - 1; }
-    // A snapshot: the sizes of the slots that hold a message (odd generation). Kept out of the
-    // allocation path, which would otherwise pay two more atomic operations per message.
+    // ---- the slow path of alloc (an alloc task, which owns the state while it runs)
+
+    // Registers a waiting alloc, unless a slot is free after all (its index), or the arena is
+    // gone (throws).
+    std::optional<std::uint32_t> start_waiting() {
+        std::lock_guard<std::mutex> guard(lock_);
+        if (closed_) throw_closed();
+        std::uint64_t h = head_.load(std::memory_order_acquire);
+        for (;;) {
+            if ((h & top_mask) != 0) {
+                if (std::optional<std::uint32_t> index = try_pop()) return index;
+                h = head_.load(std::memory_order_acquire);
+                continue;
+            }
+            if (head_.compare_exchange_weak(h, (h + tag_one) | waiters_bit,
+                                            std::memory_order_acq_rel, std::memory_order_acquire))
+                break;
+        }
+        ++waiting_;
+        return std::nullopt;
+    }
+
+    receiver<std::uint32_t>& handoff() noexcept { return handoff_rx_; }
+
+    // A registered waiting alloc is done waiting (with a slot or without). The last one clears
+    // the waiters bit and moves slots handed over but not taken (their taker was cancelled)
+    // onto the stack.
+    void stop_waiting() noexcept {
+        std::lock_guard<std::mutex> guard(lock_);
+        if (--waiting_ != 0 || closed_) return;
+        std::uint64_t h = head_.load(std::memory_order_relaxed);
+        while (!head_.compare_exchange_weak(h, (h + tag_one) & ~waiters_bit,
+                                            std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        }
+        while (std::optional<std::uint32_t> index = handoff_rx_.try_receive())
+            (void)try_push(*index);  // neither closed nor waiters: under lock_
+    }
+
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_closed() {
+        throw std::system_error(make_error_code(errc::channel_closed),
+                                "asyncpat::message_arena: the arena was destroyed");
+    }
+
+    // ---- the arena object goes
+
+    // Every slot that is not free now becomes an owner, until its last reference goes; waiting
+    // allocs end with an error.
+    void close() noexcept {
+        owners_.fetch_add(slot_count_, std::memory_order_relaxed);
+        std::size_t retired = 0;
+        {
+            std::lock_guard<std::mutex> guard(lock_);
+            closed_ = true;
+            std::uint64_t const h = head_.exchange(closed_bit, std::memory_order_acq_rel);
+            for (std::uint64_t link = h & top_mask; link != 0; link = slots_[link - 1].next_free())
+                ++retired;
+            while (handoff_rx_.try_receive()) ++retired;
+            handoff_tx_.close();  // parked waiters wake with nothing
+        }
+        drop_owners(retired + 1);  // the free slots and the arena object
+    }
+
+    // ---- counters
+
+    // Snapshots, by a scan of the slots: the allocation path pays nothing for them.
+    std::size_t live() const noexcept {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < slot_count_; ++i) n += slots_[i].generation() & 1;
+        return n;
+    }
     std::size_t live_bytes() const noexcept {
         std::size_t total = 0;
         for (std::size_t i = 0; i < slot_count_; ++i)
             if (slots_[i].generation() & 1) total += slots_[i].size();
         return total;
     }
-    std::size_t high_watermark() const noexcept {
-        return high_watermark_.load(std::memory_order_relaxed);
-    }
+    std::size_t high_watermark() const noexcept { return used_.load(std::memory_order_relaxed); }
     std::uint64_t failures() const noexcept { return failures_.load(std::memory_order_relaxed); }
 
 private:
-    std::atomic<std::size_t> refs_{1};
-    std::size_t const slot_count_;
+    static constexpr std::uint64_t top_mask = 0xFFFF'FFFFu;
+    static constexpr std::uint64_t waiters_bit = std::uint64_t{1} << 32;
+    static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 33;
+    static constexpr std::uint64_t tag_one = std::uint64_t{1} << 34;
+
+    enum class push_result { pushed, waiters, closed };
+
+    push_result try_push(std::uint32_t index) noexcept {
+        std::uint64_t h = head_.load(std::memory_order_relaxed);
+        for (;;) {
+            if ((h & closed_bit) != 0) return push_result::closed;
+            if ((h & waiters_bit) != 0) return push_result::waiters;
+            slots_[index].set_next_free(static_cast<std::uint32_t>(h & top_mask));
+            if (head_.compare_exchange_weak(h, ((h & ~top_mask) + tag_one) | (index + 1u),
+                                            std::memory_order_release, std::memory_order_relaxed))
+                return push_result::pushed;
+        }
+    }
+
+    // True if the slot went to a waiting alloc (or retired); false if nobody waits any more.
+    bool hand_to_waiter(std::uint32_t index) noexcept {
+        {
+            std::lock_guard<std::mutex> guard(lock_);
+            if (!closed_) {
+                if (waiting_ == 0) return false;
+                (void)handoff_tx_.try_send(
+                    std::uint32_t{index});  // room for every slot: never full
+                return true;
+            }
+        }
+        drop_owner();  // closed meanwhile: the slot retires
+        return true;
+    }
+
+    void drop_owners(std::size_t n) noexcept {
+        if (owners_.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
+    }
+
+    alignas(64) std::atomic<std::uint64_t> head_{0};
+    alignas(64) std::size_t const slot_count_;
     std::size_t const max_bytes_;
     std::unique_ptr<std::byte[]> memory_;
     std::unique_ptr<arena_slot[]> slots_;
-    sender<std::uint32_t> free_tx_;
-    receiver<std::uint32_t> free_rx_;
-    std::atomic<std::size_t> high_watermark_{0};
+    std::atomic<std::size_t> owners_{1};  // the arena object (see close)
+    std::atomic<std::uint32_t> used_{0};  // the highest index ever popped, plus one
     std::atomic<std::uint64_t> failures_{0};
+    std::mutex lock_;                   // waiting allocs and close
+    std::size_t waiting_ = 0;           // under lock_
+    bool closed_ = false;               // under lock_
+    sender<std::uint32_t> handoff_tx_;  // slots handed to waiting allocs
+    receiver<std::uint32_t> handoff_rx_;
 };
 
 }  // namespace detail
@@ -274,12 +434,15 @@ inline weak_message_ref message_ref::weak() const noexcept {
 /// when its last reference goes, so the arena's memory stays flat however many messages pass.
 ///
 /// @par Thread safety
-/// Every member function may be called from any thread at once. Allocation and release take one
-/// atomic operation on the free list; reading a message takes none.
+/// Every member function may be called from any thread at once. Allocation pops a lock-free
+/// stack of free slots (one CAS); the last release of a message pushes it back (one CAS, after
+/// the slot's reference count); reading a message takes no atomic operation. `alloc` takes a
+/// lock only when no slot is free.
 ///
 /// @par Lifetime
 /// Messages outlive the arena object: the memory is freed when the arena and every reference to
-/// its messages are gone.
+/// its messages are gone. Waiting `alloc`s fail with `errc::channel_closed` when the arena object
+/// is destroyed.
 class message_arena {
 public:
     /// Throws `std::invalid_argument` for 0 slots, 0 bytes, or more than 2^32 - 1 slots.
@@ -287,7 +450,7 @@ public:
         : state_(make_state(slots, max_message_bytes)) {}
     message_arena(const message_arena&) = delete;
     message_arena& operator=(const message_arena&) = delete;
-    ~message_arena() { state_->release(); }
+    ~message_arena() { state_->close(); }
 
     /// Copies `data` into a free slot: a reference to the message, or an empty `message_ref` when
     /// every slot is in use (counted in `allocation_failures()`). Throws `std::length_error` if
@@ -299,10 +462,16 @@ public:
     message_ref try_alloc(std::string_view text) { return try_alloc(as_bytes(text)); }
 
     /// Copies `data` into a slot, waiting for one to be freed while every slot is in use
-    /// (backpressure). `data` must stay valid until the await completes.
+    /// (backpressure). Waiting allocs get freed slots in the order they began to wait, and
+    /// `try_alloc` does not take a slot past them. `data` must stay valid until the await
+    /// completes. Throws `std::system_error` with `errc::channel_closed` if the arena object is
+    /// destroyed before a slot was found.
     /// @par Cancellation
     /// Cancel-safe: a cancelled wait (`operation_aborted`) holds no slot.
-    task<message_ref> alloc(std::span<const std::byte> data) { return alloc_task(state_, data); }
+    task<message_ref> alloc(std::span<const std::byte> data) {
+        state_owner owner(state_);  // taken now: the task may start after the arena is gone
+        return alloc_task(std::move(owner), data);
+    }
     task<message_ref> alloc(std::string_view text) { return alloc(as_bytes(text)); }
 
     /// The message `weak` refers to, if it is still the one in its slot; otherwise an empty
@@ -321,7 +490,8 @@ public:
 
     std::size_t slots() const noexcept { return state_->slot_count(); }
     std::size_t max_message_bytes() const noexcept { return state_->max_bytes(); }
-    /// Slots holding a message, and the bytes of those messages.
+    /// Slots holding a message, and the bytes of those messages: snapshots taken by a scan of
+    /// the slots (O(slots)), so that allocation and release pay nothing for them.
     std::size_t live_slots() const noexcept { return state_->live(); }
     std::size_t live_bytes() const noexcept { return state_->live_bytes(); }
     /// The most slots ever in use at once.
@@ -345,22 +515,38 @@ private:
         return new detail::arena_state(slots, max_bytes);
     }
 
-    // Holds a reference to the state while it waits, so that the arena object may go meanwhile.
-    struct state_ref {
-        detail::arena_state* state;
-        explicit state_ref(detail::arena_state* s) noexcept : state(s) { state->add_ref(); }
-        state_ref(const state_ref&) = delete;
-        state_ref& operator=(const state_ref&) = delete;
-        ~state_ref() { state->release(); }
+    // One owner reference to the state, for a task that may run after the arena object went.
+    class state_owner {
+    public:
+        explicit state_owner(detail::arena_state* state) noexcept : state_(state) {
+            state_->add_owner();
+        }
+        state_owner(state_owner&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+        state_owner& operator=(state_owner&&) = delete;
+        ~state_owner() {
+            if (state_) state_->drop_owner();
+        }
+        detail::arena_state* operator->() const noexcept { return state_; }
+
+    private:
+        detail::arena_state* state_;
     };
 
-    static task<message_ref> alloc_task(detail::arena_state* state,
-                                        std::span<const std::byte> data) {
-        state_ref const keep(state);
+    static task<message_ref> alloc_task(state_owner state, std::span<const std::byte> data) {
         state->check_size(data.size());
-        std::optional<std::uint32_t> index = state->free_list().try_receive();
-        if (!index) index = co_await state->free_list().receive();
-        // The free list closes only with the state, which `keep` holds open.
+        std::optional<std::uint32_t> index = state->try_pop();
+        if (!index) index = state->start_waiting();  // a slot after all, or registered
+        if (!index) {
+            std::exception_ptr failure;
+            try {
+                index = co_await state->handoff().receive();
+            } catch (...) {
+                failure = std::current_exception();  // cancelled: no slot was taken
+            }
+            state->stop_waiting();
+            if (failure) std::rethrow_exception(failure);
+            if (!index) detail::arena_state::throw_closed();  // the arena went meanwhile
+        }
         detail::arena_slot& slot = state->occupy(*index, data);
         co_return message_ref(&slot, slot.generation());
     }
@@ -371,7 +557,7 @@ private:
 namespace detail {
 inline void arena_slot::on_last_release(bytes_storage* storage) noexcept {
     auto* slot = static_cast<arena_slot*>(storage);
-    slot->arena_->give_back(*slot, slot->generation_.load(std::memory_order_relaxed));
+    slot->arena_->give_back(*slot);
 }
 }  // namespace detail
 

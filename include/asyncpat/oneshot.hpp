@@ -49,24 +49,27 @@ public:
     static constexpr std::uint32_t receiver_waiting = 2;
     static constexpr std::uint32_t sender_gone = 4;
     static constexpr std::uint32_t receiver_gone = 8;
-    static constexpr std::uint32_t value_taken = 16;
 
     oneshot_state() = default;
     oneshot_state(const oneshot_state&) = delete;
     oneshot_state& operator=(const oneshot_state&) = delete;
     ~oneshot_state() {
         std::uint32_t const s = state_.load(std::memory_order_acquire);
-        if ((s & value_set) && !(s & value_taken)) slot()->~T();
+        if ((s & value_set) && !taken_) slot()->~T();
     }
 
     std::uint32_t load() const noexcept { return state_.load(std::memory_order_acquire); }
 
-    // Sends `value`, moving from it only on success; false if the receiver is gone.
-    bool send(T& value) noexcept {
-        if (load() & receiver_gone) return false;
+    // Sends `value` and lets go of the state, in one atomic step: moves from `value` only on
+    // success; false if the receiver is gone (then `value` is as it was, and the state freed).
+    bool send_and_drop(T& value) noexcept {
+        std::uint32_t s = state_.load(std::memory_order_acquire);
+        if (s & receiver_gone) {
+            delete this;  // the receiver went, and so do we: nobody else refers to the state
+            return false;
+        }
         new (storage_) T(std::move(value));
-        std::uint32_t s = state_.load(std::memory_order_relaxed);
-        while (!state_.compare_exchange_weak(s, (s | value_set) & ~receiver_waiting,
+        while (!state_.compare_exchange_weak(s, (s | value_set | sender_gone) & ~receiver_waiting,
                                              std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
         }
@@ -75,9 +78,12 @@ public:
             std::destroy_at(&value);
             std::construct_at(&value, std::move(*slot()));
             slot()->~T();
-            state_.fetch_and(~value_set, std::memory_order_relaxed);
+            taken_ = true;  // (the destructor must not destroy it again)
+            delete this;
             return false;
         }
+        // The receiver may run (and free the state) from here on, unless it is parked: then
+        // it is ours to wake.
         if (s & receiver_waiting) wake_receiver();
         return true;
     }
@@ -95,6 +101,8 @@ public:
     }
 
     bool drop_receiver() noexcept {
+        // Once the sender is gone it never touches the state again: no atomic step needed.
+        if (state_.load(std::memory_order_acquire) & sender_gone) return true;
         std::uint32_t const s = state_.fetch_or(receiver_gone, std::memory_order_acq_rel);
         return (s & sender_gone) != 0;
     }
@@ -129,18 +137,22 @@ public:
 
     void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
 
-    // Takes the value; only after value_set was seen, once.
+    // Takes the value; only after value_set was seen, once. Only the receiver calls this (and
+    // is_taken): `taken_` needs no atomic step, and whoever frees the state sees it through
+    // the receiver's last step on state_.
     T take() noexcept {
         T value(std::move(*slot()));
         slot()->~T();
-        state_.fetch_or(value_taken, std::memory_order_relaxed);
+        taken_ = true;
         return value;
     }
+    bool is_taken() const noexcept { return taken_; }
 
 private:
     T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
 
     std::atomic<std::uint32_t> state_{0};
+    bool taken_ = false;
     alignas(T) unsigned char storage_[sizeof(T)];
     std::coroutine_handle<> waiter_handle_;
     task_context* waiter_context_ = nullptr;
@@ -175,8 +187,7 @@ public:
     /// `std::logic_error` on an empty (moved-from or used) sender.
     std::error_code send(T&& value) {
         if (!state_) throw std::logic_error("asyncpat: send on an empty oneshot_sender");
-        bool const sent = state_->send(value);
-        reset();
+        bool const sent = std::exchange(state_, nullptr)->send_and_drop(value);
         return sent ? std::error_code{} : make_error_code(errc::channel_closed);
     }
 
@@ -248,7 +259,7 @@ public:
         using state = detail::oneshot_state<T>;
         std::uint32_t const s = checked()->load();
         ec = {};
-        if (s & state::value_taken) {
+        if (state_->is_taken()) {
             ec = make_error_code(errc::channel_closed);
         } else if (s & state::value_set) {
             return state_->take();
@@ -337,8 +348,7 @@ public:
         parked_ = false;
         if (armed_) armed_->clear_hook();
         std::uint32_t const s = state_->load();
-        if (s & state_type::value_taken)
-            throw std::logic_error("asyncpat: oneshot value already received");
+        if (state_->is_taken()) throw std::logic_error("asyncpat: oneshot value already received");
         if (s & state_type::value_set) return state_->take();
         if (cancelled_) throw std::system_error(asio::error::operation_aborted);
         throw std::system_error(make_error_code(errc::broken_promise));

@@ -129,7 +129,8 @@ public:
 
     std::coroutine_handle<> complete() noexcept final {
         result_.take_from(task_.handle().promise().outcome());
-        destroy_task();
+        context_.disarm_if_armed();
+        task_ = task<T>{};
         return on_complete();
     }
 
@@ -258,6 +259,12 @@ public:
 
     std::coroutine_handle<> on_complete() noexcept override {
         finished_running();
+        // Detached and no cancellation in flight: no handle can wait for or look at the result,
+        // and none can appear (only the handle hands out references). No atomic step needed.
+        if (this->is_sole_owner()) {
+            this->destroy();
+            return std::noop_coroutine();
+        }
         std::coroutine_handle<> next = std::noop_coroutine();
         std::uintptr_t const w = waiter_.exchange(finished, std::memory_order_acq_rel);
         if (w != no_waiter) {

@@ -176,6 +176,11 @@ protected:
     // Frees the root; called when the last reference is released.
     virtual void destroy() noexcept = 0;
 
+    // True when the caller's reference is the only one: nobody else can reach the root, and
+    // (when no holder can hand out new references, as for a detached task) nobody will. The
+    // acquire pairs with the release of the references that went.
+    bool is_sole_owner() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
+
 private:
     std::atomic<std::uint32_t> refs_;
 };
@@ -281,6 +286,14 @@ public:
         std::lock_guard<spin_lock> guard(lock_);
         hook_ = nullptr;
         signal_.slot().clear();
+    }
+
+    // disarm() for a tree that finished normally: every awaiter has removed its hook and every
+    // operation its slot handler by then, so a look (no lock) usually shows there is nothing to
+    // drop. The reads race with nothing: the tree's own awaiters wrote these last (before this
+    // thread resumed the tree), and an emission on another thread only reads them.
+    void disarm_if_armed() noexcept {
+        if (hook_ != nullptr || signal_.slot().has_handler()) disarm();
     }
 
     // The slot for an operation that the tree awaits. Install into it only while holding

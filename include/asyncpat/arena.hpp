@@ -9,11 +9,13 @@
 #include <asyncpat/error.hpp>
 #include <asyncpat/task.hpp>
 
+#include <asyncpat/detail/task_context.hpp>
+
 #include <atomic>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <exception>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -95,32 +97,42 @@ private:
     std::atomic<std::uint64_t> generation_{0};
 };
 
-// The shared state: slot memory and metadata, allocated once; the free slots; the alloc tasks
-// that wait; the counters.
+// A waiting alloc, parked in the arena's list until a released slot is handed to it.
+struct arena_waiter : channel_waiter {
+    std::optional<std::uint32_t> index;  // the slot handed over
+    bool cancelled = false;
+    bool closed = false;  // the arena object went
+};
+
+// The shared state: slot memory and metadata, allocated once; the free slots; the allocs that
+// wait; the counters.
 //
 // The free slots form a lock-free LIFO stack (Treiber's) linked through the slots, with the
 // whole head in one 64-bit word:
 //   bits 0-31   the top slot's index + 1 (0: empty)
-//   bit 32      waiters: alloc tasks wait for a slot. Set only while the stack is empty, under
-//               lock_; while it is set no push succeeds, so a releasing thread hands its slot
-//               to a waiter instead (through the hand-off channel, under lock_).
+//   bit 32      waiters: allocs are parked in `waiters_`. Set (under lock_) only by a CAS that
+//               finds the stack empty, cleared (under lock_) when the list empties; while it
+//               is set no push succeeds, so a releasing thread hands its slot to the first
+//               waiter instead (under lock_). Setting the bit and seeing the stack empty are one
+//               atomic step, and so are pushing and seeing the bit: no wake-up is lost.
 //   bit 33      closed: the arena object is gone. No push or pop succeeds after that.
 //   bits 34-63  a tag that every change advances, so that a pop that read the top and the slot
-//               below it cannot succeed after the stack changed under it (ABA), unless exactly
-//               2^30 changes happened between its two reads.
+//               below it fails if the stack changed in between (ABA). A pop preempted between
+//               its two reads for exactly 2^30 changes (tens of seconds of saturated traffic)
+//               could still be fooled; slotmap accepts a similar bound for its versions.
 // Allocation pops (one CAS), the last release of a message pushes (one CAS): the steady state
 // costs those two and the slot's reference count, and no lock.
 //
-// Lifetime: `owners_` counts the arena object and each running alloc task; when the arena
-// object goes, every slot that is not free at that moment becomes an owner too, and retires
-// (instead of being pushed) when its last reference goes. The state is freed when the count
-// reaches zero. So messages outlive the arena object, and while the arena lives a message
-// costs the state no atomic operation.
+// Lifetime: `owners_` counts the arena object and each alloc task; when the arena object goes,
+// every slot that is not free at that moment becomes an owner too, and retires (instead of
+// being pushed) when its last reference goes. The state is freed when the count reaches zero.
+// So messages outlive the arena object, and while the arena lives a message costs the state no
+// atomic operation.
 //
 // The high watermark is exact for free: a stack pushes freed slots on top of the never used
 // ones (which start in index order), so a never used slot k is popped only while slots 0..k-1
-// are all in use. The most slots in use at once is therefore the highest index ever popped
-// plus one.
+// are all taken. The most slots taken at once is therefore the highest index ever popped, plus
+// one.
 class arena_state {
 public:
     arena_state(std::size_t slots, std::size_t max_bytes)
@@ -128,9 +140,6 @@ public:
           max_bytes_(max_bytes),
           memory_(new std::byte[slots * max_bytes]),
           slots_(new arena_slot[slots]) {
-        auto [tx, rx] = make_channel<std::uint32_t>(slots);
-        handoff_tx_ = std::move(tx);
-        handoff_rx_ = std::move(rx);
         for (std::size_t i = 0; i < slots; ++i) {
             slots_[i].place(this, static_cast<std::uint32_t>(i), memory_.get() + i * max_bytes,
                             max_bytes);
@@ -158,8 +167,12 @@ public:
         throw std::length_error("asyncpat::message_arena: a message of " + std::to_string(size) +
                                 " bytes exceeds the slot size of " + std::to_string(max));
     }
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_closed() {
+        throw std::system_error(make_error_code(errc::channel_closed),
+                                "asyncpat::message_arena: the arena was destroyed");
+    }
 
-    // A free slot filled with `data`, or none (no free slot, or alloc tasks wait for one).
+    // A free slot filled with `data`, or none (no free slot; allocs may be waiting for one).
     arena_slot* try_take(std::span<const std::byte> data) {
         check_size(data.size());
         std::optional<std::uint32_t> index = try_pop();
@@ -193,63 +206,66 @@ public:
         }
     }
 
-    // The last reference to an occupied slot went: it becomes free (even generation) and goes
-    // back on the stack, or to a waiting alloc, or retires (the arena object is gone).
+    // The last reference to an occupied slot went: it becomes free (even generation).
     void give_back(arena_slot& s) noexcept {
         s.end_generation();
-        std::uint32_t const index = s.index();
-        for (;;) {
-            switch (try_push(index)) {
-                case push_result::pushed: return;  // the state may be gone now: touch nothing
-                case push_result::closed: drop_owner(); return;
-                case push_result::waiters:
-                    if (hand_to_waiter(index)) return;
-                    break;  // the waiters left meanwhile: push again
-            }
-        }
+        return_slot(s.index());
     }
 
-    // ---- the slow path of alloc (an alloc task, which owns the state while it runs)
+    // ---- waiting allocs (the slow path; the caller owns the state meanwhile)
 
-    // Registers a waiting alloc, unless a slot is free after all (its index), or the arena is
-    // gone (throws).
-    std::optional<std::uint32_t> start_waiting() {
-        std::lock_guard<std::mutex> guard(lock_);
-        if (closed_) throw_closed();
-        std::uint64_t h = head_.load(std::memory_order_acquire);
+    // Parks `w` (holding its unit of work already) unless a slot is free after all (taken into
+    // w.index), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
+    // parked, and it will be woken exactly once, by whoever unlinks it.
+    bool take_or_park(arena_waiter& w, task_context* context) noexcept {
+        std::lock_guard<spin_lock> guard(lock_);
+        if (closed_) {
+            w.closed = true;
+            return false;
+        }
+        std::uint64_t word = head_.load(std::memory_order_acquire);
         for (;;) {
-            if ((h & top_mask) != 0) {
-                if (std::optional<std::uint32_t> index = try_pop()) return index;
-                h = head_.load(std::memory_order_acquire);
-                continue;
-            }
-            if (head_.compare_exchange_weak(h, (h + tag_one) | waiters_bit,
-                                            std::memory_order_acq_rel, std::memory_order_acquire))
+            if ((word & top_mask) != 0) {
+                if (std::optional<std::uint32_t> index = try_pop()) {
+                    w.index = index;
+                    return false;
+                }
+                word = head_.load(std::memory_order_acquire);
+            } else if (context->cancel_requested()) {
+                w.cancelled = true;  // (checked under lock_, which the hook takes too)
+                return false;
+            } else if ((word & waiters_bit) != 0 ||
+                       head_.compare_exchange_weak(word, (word + tag_one) | waiters_bit,
+                                                   std::memory_order_acq_rel,
+                                                   std::memory_order_acquire)) {
                 break;
+            }
         }
-        ++waiting_;
-        return std::nullopt;
+        waiters_.push_back(&w);
+        return true;
     }
 
-    receiver<std::uint32_t>& handoff() noexcept { return handoff_rx_; }
-
-    // A registered waiting alloc is done waiting (with a slot or without). The last one clears
-    // the waiters bit and moves slots handed over but not taken (their taker was cancelled)
-    // onto the stack.
-    void stop_waiting() noexcept {
-        std::lock_guard<std::mutex> guard(lock_);
-        if (--waiting_ != 0 || closed_) return;
-        std::uint64_t h = head_.load(std::memory_order_relaxed);
-        while (!head_.compare_exchange_weak(h, (h + tag_one) & ~waiters_bit,
-                                            std::memory_order_acq_rel, std::memory_order_relaxed)) {
-        }
-        while (std::optional<std::uint32_t> index = handoff_rx_.try_receive())
-            (void)try_push(*index);  // neither closed nor waiters: under lock_
+    // A parked alloc's task is cancelled: true if it was still parked (then the caller wakes
+    // it); false if a slot was handed to it first.
+    bool cancel_wait(arena_waiter& w) noexcept {
+        std::lock_guard<spin_lock> guard(lock_);
+        if (!w.linked) return false;
+        unlink_locked(w);
+        w.cancelled = true;
+        return true;
     }
 
-    [[noreturn, gnu::cold, gnu::noinline]] static void throw_closed() {
-        throw std::system_error(make_error_code(errc::channel_closed),
-                                "asyncpat::message_arena: the arena was destroyed");
+    // A parked alloc's frame is destroyed without resuming (executor shutdown): it leaves the
+    // list, and a slot handed to it meanwhile goes back.
+    void abandon_wait(arena_waiter& w) noexcept {
+        {
+            std::lock_guard<spin_lock> guard(lock_);
+            if (w.linked) {
+                unlink_locked(w);
+                return;
+            }
+        }
+        if (w.index) return_slot(*w.index);
     }
 
     // ---- the arena object goes
@@ -260,13 +276,16 @@ public:
         owners_.fetch_add(slot_count_, std::memory_order_relaxed);
         std::size_t retired = 0;
         {
-            std::lock_guard<std::mutex> guard(lock_);
+            wake_list closed_waiters;  // woken after unlocking
+            std::lock_guard<spin_lock> guard(lock_);
             closed_ = true;
             std::uint64_t const h = head_.exchange(closed_bit, std::memory_order_acq_rel);
             for (std::uint64_t link = h & top_mask; link != 0; link = slots_[link - 1].next_free())
                 ++retired;
-            while (handoff_rx_.try_receive()) ++retired;
-            handoff_tx_.close();  // parked waiters wake with nothing
+            while (arena_waiter* w = waiters_.pop_front()) {
+                w->closed = true;
+                closed_waiters.push(w);
+            }
         }
         drop_owners(retired + 1);  // the free slots and the arena object
     }
@@ -294,33 +313,60 @@ private:
     static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 33;
     static constexpr std::uint64_t tag_one = std::uint64_t{1} << 34;
 
-    enum class push_result { pushed, waiters, closed };
-
-    push_result try_push(std::uint32_t index) noexcept {
-        std::uint64_t h = head_.load(std::memory_order_relaxed);
+    // A free slot goes back on the stack, or to the first waiting alloc, or retires (the arena
+    // object is gone).
+    void return_slot(std::uint32_t index) noexcept {
         for (;;) {
-            if ((h & closed_bit) != 0) return push_result::closed;
-            if ((h & waiters_bit) != 0) return push_result::waiters;
-            slots_[index].set_next_free(static_cast<std::uint32_t>(h & top_mask));
-            if (head_.compare_exchange_weak(h, ((h & ~top_mask) + tag_one) | (index + 1u),
-                                            std::memory_order_release, std::memory_order_relaxed))
-                return push_result::pushed;
+            // Acquire: a closed word orders close()'s owner increment before our decrement.
+            std::uint64_t h = head_.load(std::memory_order_acquire);
+            for (;;) {
+                if ((h & (closed_bit | waiters_bit)) != 0) break;
+                slots_[index].set_next_free(static_cast<std::uint32_t>(h & top_mask));
+                if (head_.compare_exchange_weak(h, ((h & ~top_mask) + tag_one) | (index + 1u),
+                                                std::memory_order_release,
+                                                std::memory_order_acquire))
+                    return;  // the state may be gone now: touch nothing
+            }
+            if ((h & closed_bit) != 0) {
+                drop_owner();
+                return;
+            }
+            if (hand_to_waiter(index)) return;
+            // The waiters left meanwhile (and cleared the bit): push again.
         }
     }
 
-    // True if the slot went to a waiting alloc (or retired); false if nobody waits any more.
+    // True if the slot went to a waiting alloc (or retired: closed meanwhile); false if no
+    // alloc waits any more.
     bool hand_to_waiter(std::uint32_t index) noexcept {
+        arena_waiter* w = nullptr;
         {
-            std::lock_guard<std::mutex> guard(lock_);
+            std::lock_guard<spin_lock> guard(lock_);
             if (!closed_) {
-                if (waiting_ == 0) return false;
-                (void)handoff_tx_.try_send(
-                    std::uint32_t{index});  // room for every slot: never full
-                return true;
+                w = waiters_.pop_front();
+                if (w == nullptr) return false;
+                w->index = index;
+                if (waiters_.empty()) clear_waiters_bit_locked();
             }
         }
-        drop_owner();  // closed meanwhile: the slot retires
+        if (w == nullptr) {
+            drop_owner();  // closed meanwhile: the slot retires
+            return true;
+        }
+        w->wake();  // the slot is taken, so the state lives on
         return true;
+    }
+
+    void unlink_locked(arena_waiter& w) noexcept {
+        waiters_.erase(&w);
+        if (waiters_.empty()) clear_waiters_bit_locked();
+    }
+
+    void clear_waiters_bit_locked() noexcept {
+        std::uint64_t h = head_.load(std::memory_order_relaxed);
+        while (!head_.compare_exchange_weak(h, (h + tag_one) & ~waiters_bit,
+                                            std::memory_order_acq_rel, std::memory_order_relaxed)) {
+        }
     }
 
     void drop_owners(std::size_t n) noexcept {
@@ -335,11 +381,66 @@ private:
     std::atomic<std::size_t> owners_{1};  // the arena object (see close)
     std::atomic<std::uint32_t> used_{0};  // the highest index ever popped, plus one
     std::atomic<std::uint64_t> failures_{0};
-    std::mutex lock_;                   // waiting allocs and close
-    std::size_t waiting_ = 0;           // under lock_
-    bool closed_ = false;               // under lock_
-    sender<std::uint32_t> handoff_tx_;  // slots handed to waiting allocs
-    receiver<std::uint32_t> handoff_rx_;
+    spin_lock lock_;                     // the waiting allocs, and close
+    waiter_list<arena_waiter> waiters_;  // under lock_, in the order they parked
+    bool closed_ = false;                // under lock_
+};
+
+// co_await: a free slot's index, waiting for one while every slot is taken. Throws
+// operation_aborted if the task is cancelled while it waits (no slot is held then), and
+// channel_closed if the arena object goes first.
+class arena_slot_awaiter {
+public:
+    explicit arena_slot_awaiter(arena_state* state) noexcept : state_(state) {}
+    arena_slot_awaiter(const arena_slot_awaiter&) = delete;
+    arena_slot_awaiter& operator=(const arena_slot_awaiter&) = delete;
+    ~arena_slot_awaiter() {
+        if (parked_) state_->abandon_wait(waiter_);
+    }
+
+    bool await_ready() noexcept {
+        waiter_.index = state_->try_pop();
+        return waiter_.index.has_value();
+    }
+
+    template <typename Promise>
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> caller) {
+        static_assert(context_promise<Promise>,
+                      "message_arena::alloc can only be awaited inside asyncpat coroutines");
+        task_context* context = caller.promise().context();
+        waiter_.park(caller, context);  // may throw: nothing is armed yet
+        if (!arm_cancellation(context, &on_cancel, this)) {
+            waiter_.work.reset();
+            waiter_.cancelled = true;
+            return transfer_to(caller);
+        }
+        armed_ = context;
+        parked_ = true;
+        // Once parked, another thread may resume this coroutine: touch nothing after true.
+        if (state_->take_or_park(waiter_, context)) return next_ready();
+        parked_ = false;
+        waiter_.work.reset();
+        return transfer_to(caller);
+    }
+
+    std::uint32_t await_resume() {
+        parked_ = false;
+        if (armed_) clear_cancellation_hook(armed_);
+        if (waiter_.index) return *waiter_.index;
+        if (waiter_.cancelled) throw_operation_aborted();
+        arena_state::throw_closed();
+    }
+
+private:
+    static void on_cancel(void* self, asio::cancellation_type) {
+        auto* a = static_cast<arena_slot_awaiter*>(self);
+        if (a->state_->cancel_wait(a->waiter_)) a->waiter_.wake();
+    }
+
+    arena_state* state_;
+    arena_waiter waiter_;
+    task_context* armed_ = nullptr;
+    bool parked_ = false;  // set before parking, cleared on resumption
 };
 
 }  // namespace detail
@@ -527,6 +628,7 @@ private:
             if (state_) state_->drop_owner();
         }
         detail::arena_state* operator->() const noexcept { return state_; }
+        detail::arena_state* get() const noexcept { return state_; }
 
     private:
         detail::arena_state* state_;
@@ -534,20 +636,8 @@ private:
 
     static task<message_ref> alloc_task(state_owner state, std::span<const std::byte> data) {
         state->check_size(data.size());
-        std::optional<std::uint32_t> index = state->try_pop();
-        if (!index) index = state->start_waiting();  // a slot after all, or registered
-        if (!index) {
-            std::exception_ptr failure;
-            try {
-                index = co_await state->handoff().receive();
-            } catch (...) {
-                failure = std::current_exception();  // cancelled: no slot was taken
-            }
-            state->stop_waiting();
-            if (failure) std::rethrow_exception(failure);
-            if (!index) detail::arena_state::throw_closed();  // the arena went meanwhile
-        }
-        detail::arena_slot& slot = state->occupy(*index, data);
+        std::uint32_t const index = co_await detail::arena_slot_awaiter(state.get());
+        detail::arena_slot& slot = state->occupy(index, data);
         co_return message_ref(&slot, slot.generation());
     }
 

@@ -71,7 +71,9 @@ protected:
     ~bytes_storage() = default;
     // For a recycled storage, taken out of its free list (nobody else refers to it): one
     // reference again.
-    void reset_refs() noexcept { refs_.store(1, std::memory_order_relaxed); }
+    // Release: a weak upgrade (try_add_ref) that reads this count then also sees the previous
+    // message's generation ended, which happened before the reuse (see message_arena::lock).
+    void reset_refs() noexcept { refs_.store(1, std::memory_order_release); }
     void set_buffer(std::byte* buffer, std::size_t capacity) noexcept {
         buffer_ = buffer;
         capacity_ = capacity;

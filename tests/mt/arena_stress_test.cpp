@@ -6,6 +6,7 @@
 #include <asyncpat/arena.hpp>
 #include <asyncpat/channel.hpp>
 #include <asyncpat/combinators.hpp>
+#include <asyncpat/oneshot.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task_group.hpp>
 
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -76,7 +78,9 @@ task<void> body(asio::thread_pool& pool, asyncpat::message_arena& arena, std::at
 TEST_CASE("arena refs shared across threads read back intact, and the arena ends empty",
           "[mt][arena]") {
     asio::thread_pool pool(2);
-    asyncpat::message_arena arena(128, 64);  // fewer slots than messages in flight: allocs wait
+    // Fewer slots than messages in flight (64 queued, and more in the tasks): allocs wait, and
+    // releases hand slots to them.
+    asyncpat::message_arena arena(16, 64);
     std::atomic<int> read{0}, corrupted{0};
     asyncpat::sync_wait(pool.get_executor(), body(pool, arena, read, corrupted));
     pool.join();
@@ -84,7 +88,7 @@ TEST_CASE("arena refs shared across threads read back intact, and the arena ends
     CHECK(corrupted.load() == 0);
     CHECK(arena.live_slots() == 0);
     CHECK(arena.live_bytes() == 0);
-    CHECK(arena.high_watermark() <= 128);
+    CHECK(arena.high_watermark() == 16);  // every slot was needed
 }
 
 namespace {
@@ -103,73 +107,151 @@ task<void> churn(asyncpat::message_arena& arena, int rounds, std::atomic<int>& s
         }
     }
 }
+
+// Allocates without a timeout: a lost wake-up would hang here (and the test time out).
+task<void> patient(asyncpat::message_arena& arena, int rounds, std::atomic<int>& served) {
+    for (int i = 0; i < rounds; ++i) {
+        asyncpat::message_ref m = co_await arena.alloc(std::string_view("patient"));
+        served.fetch_add(1, std::memory_order_relaxed);
+        co_await asyncpat::this_task::yield();
+    }
+}
 }  // namespace
 
 TEST_CASE("cancelled waiting allocs lose no slot while releases race them", "[mt][arena]") {
     asio::thread_pool pool(2);
     asyncpat::message_arena arena(3, 16);
-    std::atomic<int> served{0}, timed_out{0};
+    std::atomic<int> served{0}, timed_out{0}, patient_served{0};
     auto body = [&]() -> task<void> {
         asyncpat::task_group<void> group(pool);
-        for (int t = 0; t < 8; ++t) group.spawn(churn(arena, 2000, served, timed_out));
+        for (int t = 0; t < 6; ++t) group.spawn(churn(arena, 2000, served, timed_out));
+        for (int t = 0; t < 3; ++t) group.spawn(patient(arena, 2000, patient_served));
         co_await group.join_all();
     };
     asyncpat::sync_wait(pool.get_executor(), body());
     pool.join();
-    CHECK(served.load() + timed_out.load() == 8 * 2000);
-    CHECK(timed_out.load() > 0);  // some waits were cancelled
+    CHECK(patient_served.load() == 3 * 2000);  // every patient alloc got a slot
+    CHECK(timed_out.load() > 0);               // and some impatient ones were cancelled
+    CHECK(served.load() > 0);
     CHECK(arena.live_slots() == 0);
-    // Every slot is free again: none was stranded by a cancelled hand-off.
+    // Every slot is free again: none was stranded by a cancelled wait.
     std::vector<asyncpat::message_ref> all;
     for (int i = 0; i < 3; ++i) all.push_back(arena.try_alloc("again"));
     for (auto const& m : all) CHECK(static_cast<bool>(m));
-    CHECK(arena.high_watermark() == 3);
 }
 
 TEST_CASE("an arena destroyed while allocs wait and messages live on other threads",
           "[mt][arena]") {
-    int bad_trials = 0;
+    int bad_trials = 0, trials_with_survivors = 0, trials_with_failed_allocs = 0;
     for (int trial = 0; trial < 200; ++trial) {
         asio::thread_pool pool(2);
         auto arena = std::make_unique<asyncpat::message_arena>(2, 16);
         std::atomic<int> closed{0}, sent{0};
         auto [tx, rx] = asyncpat::make_channel<asyncpat::message_ref>(4);
-        // A holder on the pool keeps the messages a while, and drops them after the arena went.
+        auto [go_tx, go_rx] = asyncpat::make_oneshot<int>();
+        // A holder on the pool keeps the messages until told that the arena is gone.
         auto holder = asyncpat::spawn(
             pool,
-            [](asyncpat::receiver<asyncpat::message_ref> in) -> task<void> {
+            [](asyncpat::receiver<asyncpat::message_ref> in,
+               asyncpat::oneshot_receiver<int> go) -> task<int> {
                 std::vector<asyncpat::message_ref> kept;
                 while (auto m = co_await in.receive()) kept.push_back(std::move(*m));
-                co_await asyncpat::this_task::yield();
+                (void)co_await go;
+                int intact = 0;
+                for (auto const& m : kept) intact += m.as_string_view() == "m" ? 1 : 0;
+                co_return intact;  // released here, after the arena went
             },
-            std::move(rx));
+            std::move(rx), std::move(go_rx));
         std::vector<asyncpat::join_handle<void>> allocs;
         for (int w = 0; w < 3; ++w)
             allocs.push_back(asyncpat::spawn(
                 pool,
                 [](task<asyncpat::message_ref> alloc, asyncpat::sender<asyncpat::message_ref> out,
                    std::atomic<int>& sent_count, std::atomic<int>& closed_count) -> task<void> {
+                    asyncpat::message_ref m;
                     try {
-                        asyncpat::message_ref m = co_await std::move(alloc);
-                        co_await out.send(std::move(m));
-                        sent_count.fetch_add(1, std::memory_order_relaxed);
-                    } catch (const std::system_error&) {
-                        closed_count.fetch_add(1, std::memory_order_relaxed);
+                        m = co_await std::move(alloc);
+                    } catch (const std::system_error& e) {
+                        if (e.code() == asyncpat::errc::channel_closed)
+                            closed_count.fetch_add(1, std::memory_order_relaxed);
+                        co_return;
                     }
+                    co_await out.send(std::move(m));
+                    sent_count.fetch_add(1, std::memory_order_relaxed);
                 },
                 arena->alloc(std::string_view("m")),  // made now; may start after the reset
                 tx, std::ref(sent), std::ref(closed)));
-        tx.close();
+        {
+            auto drop = std::move(tx);
+        }  // the alloc tasks hold the other senders
         std::this_thread::sleep_for(std::chrono::microseconds(trial % 7 * 10));
         arena.reset();  // waiting allocs fail; sent messages live on in the holder
+        (void)go_tx.send(1);
         auto join_all = [](std::vector<asyncpat::join_handle<void>> handles,
-                           asyncpat::join_handle<void> last) -> task<void> {
+                           asyncpat::join_handle<int> last) -> task<int> {
             for (auto& h : handles) co_await h;
-            co_await last;
+            co_return co_await last;
         };
-        asyncpat::sync_wait(pool.get_executor(), join_all(std::move(allocs), std::move(holder)));
+        int const intact = asyncpat::sync_wait(pool.get_executor(),
+                                               join_all(std::move(allocs), std::move(holder)));
         pool.join();
-        if (sent.load() > 2 || sent.load() + closed.load() != 3) ++bad_trials;
+        // Two slots: at most two allocs succeed, the others fail with channel_closed.
+        if (sent.load() > 2 || sent.load() + closed.load() != 3 || intact != sent.load())
+            ++bad_trials;
+        if (sent.load() > 0) ++trials_with_survivors;
+        if (closed.load() > 0) ++trials_with_failed_allocs;
     }
     CHECK(bad_trials == 0);
+    CHECK(trials_with_survivors > 0);      // messages outlived the arena
+    CHECK(trials_with_failed_allocs > 0);  // allocs waited when it went
+}
+
+TEST_CASE("lock never returns another message while slots are freed and reused", "[mt][arena]") {
+    // One thread allocates numbered messages into 4 slots, publishes weak refs with their
+    // numbers, and drops the oldest; another upgrades published weak refs and checks that
+    // whatever it gets is the message the weak ref was made for.
+    asyncpat::message_arena arena(4, 16);
+    constexpr int messages = 200'000;
+    struct published {
+        asyncpat::weak_message_ref weak;
+        int number = -1;
+    };
+    std::mutex mutex;
+    std::vector<published> board(8);
+    std::atomic<bool> done{false};
+    std::atomic<long> upgraded{0}, stale{0}, wrong{0};
+    std::thread reader([&] {
+        std::size_t i = 0;
+        while (!done.load(std::memory_order_acquire)) {
+            published entry;
+            {
+                std::lock_guard<std::mutex> guard(mutex);
+                entry = board[i++ % board.size()];
+            }
+            if (entry.number < 0) continue;
+            if (asyncpat::message_ref m = arena.lock(entry.weak)) {
+                upgraded.fetch_add(1, std::memory_order_relaxed);
+                if (m.as_string_view() != std::to_string(entry.number))
+                    wrong.fetch_add(1, std::memory_order_relaxed);
+            } else {
+                stale.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+    });
+    std::vector<asyncpat::message_ref> live(3);
+    for (int n = 0; n < messages; ++n) {
+        std::string const text = std::to_string(n);
+        asyncpat::message_ref m = arena.try_alloc(text);
+        if (!m) continue;  // the reader holds a slot for a moment
+        {
+            std::lock_guard<std::mutex> guard(mutex);
+            board[static_cast<std::size_t>(n) % board.size()] = {m.weak(), n};
+        }
+        live[static_cast<std::size_t>(n) % live.size()] = std::move(m);  // drops the oldest
+    }
+    done.store(true, std::memory_order_release);
+    reader.join();
+    CHECK(wrong.load() == 0);
+    CHECK(upgraded.load() > 0);
+    CHECK(stale.load() > 0);
 }

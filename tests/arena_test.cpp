@@ -52,6 +52,19 @@ TEST_CASE("try_alloc copies the message in; refs share it; the slot is freed wit
     CHECK(arena.high_watermark() == 1);
 }
 
+TEST_CASE("a view of a message is never turned into a writable buffer", "[arena]") {
+    // Weak refs may upgrade at any moment, so even the last view does not own the bytes.
+    message_arena arena(2, 16);
+    message_ref m = arena.try_alloc("immutable");
+    asyncpat::weak_message_ref const weak = m.weak();
+    asyncpat::bytes view = m.data();
+    m = message_ref();
+    CHECK_FALSE(view.is_unique());
+    CHECK_FALSE(std::move(view).try_into_mut());
+    CHECK(view == std::string_view("immutable"));  // left as it was
+    CHECK(arena.lock(weak).as_string_view() == "immutable");
+}
+
 TEST_CASE("a full arena says so; a too large message is a clear error", "[arena]") {
     message_arena arena(2, 8);
     message_ref a = arena.try_alloc("one");

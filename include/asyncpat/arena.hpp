@@ -49,7 +49,7 @@ class arena_state;
 // reference increment holds the message it was made for.
 class arena_slot final : public bytes_storage {
 public:
-    arena_slot() noexcept : bytes_storage(&on_last_release, nullptr, 0) {}
+    arena_slot() noexcept : bytes_storage(&on_last_release, nullptr, 0) { mark_revivable(); }
 
     void place(arena_state* arena, std::uint32_t index, std::byte* memory,
                std::size_t capacity) noexcept {

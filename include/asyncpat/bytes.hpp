@@ -48,7 +48,10 @@ public:
     }
     // True when no other view exists. The acquire pairs with the release of the views that went,
     // so their last reads happen before the caller writes to the buffer.
-    bool is_unique() const noexcept { return refs_.load(std::memory_order_acquire) == 1; }
+    // Never for a storage that weak handles may revive (see mark_revivable).
+    bool is_unique() const noexcept {
+        return !revivable_ && refs_.load(std::memory_order_acquire) == 1;
+    }
     // Adds a reference unless the count already reached zero (the storage is being released):
     // weak_ptr::lock for storages that are recycled rather than freed (message_arena's slots).
     bool try_add_ref() noexcept {
@@ -74,6 +77,10 @@ protected:
     // Release: a weak upgrade (try_add_ref) that reads this count then also sees the previous
     // message's generation ended, which happened before the reuse (see message_arena::lock).
     void reset_refs() noexcept { refs_.store(1, std::memory_order_release); }
+    // For storages whose count try_add_ref may raise at any time (a message_arena slot, which
+    // weak refs upgrade): a count of 1 then does not mean that no other view can appear, so the
+    // buffer is never handed out for writing (try_into_mut, bytes_mut::reserve).
+    void mark_revivable() noexcept { revivable_ = true; }
     void set_buffer(std::byte* buffer, std::size_t capacity) noexcept {
         buffer_ = buffer;
         capacity_ = capacity;
@@ -83,6 +90,7 @@ protected:
 
 private:
     std::atomic<std::size_t> refs_{1};
+    bool revivable_ = false;
     destroy_function destroy_;
     std::byte* buffer_;
     std::size_t capacity_;

@@ -71,6 +71,10 @@ namespace detail {
 // work on that executor while it is parked (so an io_context does not run out of work while a
 // receive waits for a sender on another thread).
 struct channel_waiter {
+    // User-provided, so that value-initialisation (optional::emplace()) does not zero the whole
+    // object first: a parking operation pays only for the members below.
+    channel_waiter() noexcept {}
+
     std::coroutine_handle<> handle;
     task_context* context = nullptr;
     channel_waiter* next = nullptr;
@@ -119,12 +123,14 @@ inline std::error_code make_error_code(send_failure failure) noexcept {
 // What both kinds of channel state (channel_state, local_channel_state) park and report.
 template <typename T>
 struct channel_receive_waiter : channel_waiter {
-    std::optional<T> value;  // handed over by a sender, or taken at once
+    channel_receive_waiter() noexcept {}  // (see channel_waiter())
+    std::optional<T> value;               // handed over by a sender, or taken at once
     bool cancelled = false;
 };
 // A waiting send (carries its value) or reserve (carries none).
 template <typename T>
 struct channel_send_waiter : channel_waiter {
+    channel_send_waiter() noexcept {}  // (see channel_waiter())
     T* value = nullptr;  // the value to send, in the waiting frame; null for reserve()
     send_failure error = send_failure::none;
 };

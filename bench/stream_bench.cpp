@@ -5,6 +5,7 @@
 
 #include <asyncpat/bytes.hpp>
 #include <asyncpat/channel.hpp>
+#include <asyncpat/local_channel.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
 
@@ -91,15 +92,16 @@ void BM_stream_map_filter_sum_plain_loop(benchmark::State& state) {
 
 // ---- the worker + channel pattern: events in, owned snapshots out, read as a stream
 
-asyncpat::task<void> emit_events(asyncpat::sender<std::uint64_t> tx, std::uint64_t n) {
+template <typename Sender>
+asyncpat::task<void> emit_events(Sender tx, std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i) co_await tx.send(i);
 }
 
 // The worker owns its buffer; each event appends 8 bytes, and the 8 new bytes leave as an owned,
 // immutable `bytes` that shares the buffer (split_to + freeze: no copy). The buffer is refilled
 // in place once the consumer has dropped the earlier snapshots (reserve reclaims it).
-asyncpat::task<void> snapshot_worker(asyncpat::receiver<std::uint64_t> events,
-                                     asyncpat::sender<asyncpat::bytes> snapshots) {
+template <typename Receiver, typename Sender>
+asyncpat::task<void> snapshot_worker(Receiver events, Sender snapshots) {
     asyncpat::bytes_mut buffer;
     while (auto event = co_await events.receive()) {
         if (buffer.capacity() - buffer.size() < 8) buffer.reserve(64 * 1024);
@@ -108,10 +110,26 @@ asyncpat::task<void> snapshot_worker(asyncpat::receiver<std::uint64_t> events,
     }
 }
 
+// The channels: thread-safe ones, or local ones (everything runs on one thread here, as in the
+// Asio peer, whose channel is Asio's single-threaded one).
+struct concurrent_channels {
+    template <typename T>
+    static auto make(std::size_t capacity) {
+        return asyncpat::make_channel<T>(capacity);
+    }
+};
+struct local_channels {
+    template <typename T>
+    static auto make(std::size_t capacity) {
+        return asyncpat::make_local_channel<T>(capacity);
+    }
+};
+
+template <typename Channels>
 asyncpat::task<std::uint64_t> worker_snapshots_asyncpat(std::uint64_t n) {
     auto ex = co_await asyncpat::this_task::executor;
-    auto [event_tx, event_rx] = asyncpat::make_channel<std::uint64_t>(1024);
-    auto [snapshot_tx, snapshot_rx] = asyncpat::make_channel<asyncpat::bytes>(1024);
+    auto [event_tx, event_rx] = Channels::template make<std::uint64_t>(1024);
+    auto [snapshot_tx, snapshot_rx] = Channels::template make<asyncpat::bytes>(1024);
     auto feeder = asyncpat::spawn(ex, emit_events(std::move(event_tx), n));
     auto worker = asyncpat::spawn(ex, snapshot_worker(std::move(event_rx), std::move(snapshot_tx)));
     std::uint64_t const total = co_await asyncpat::fold(
@@ -124,8 +142,16 @@ asyncpat::task<std::uint64_t> worker_snapshots_asyncpat(std::uint64_t n) {
 
 void BM_stream_worker_snapshots_asyncpat(benchmark::State& state) {
     asio::io_context io(1);
-    measure(state, items,
-            [&] { return asyncpat::sync_wait(io, worker_snapshots_asyncpat(items)); });
+    measure(state, items, [&] {
+        return asyncpat::sync_wait(io, worker_snapshots_asyncpat<concurrent_channels>(items));
+    });
+}
+
+void BM_stream_worker_snapshots_asyncpat_local(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, items, [&] {
+        return asyncpat::sync_wait(io, worker_snapshots_asyncpat<local_channels>(items));
+    });
 }
 
 using asio_event_channel = asio::experimental::channel<void(std::error_code, std::uint64_t)>;
@@ -197,4 +223,5 @@ BENCHMARK(BM_stream_map_filter_sum_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_map_filter_sum_asio_coro)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_map_filter_sum_plain_loop)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_worker_snapshots_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stream_worker_snapshots_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_worker_snapshots_asio)->Unit(benchmark::kMillisecond);

@@ -322,16 +322,26 @@ void BM_channel_mpsc_4producers_2threads_asio(benchmark::State& state) {
 
 // ---- oneshot round trip: spawn a task that sends one value, await the value
 
-asyncpat::task<void> send_once(asyncpat::oneshot_sender<std::uint64_t> tx, std::uint64_t v) {
+template <typename Sender>
+asyncpat::task<void> send_once(Sender tx, std::uint64_t v) {
     (void)tx.send(std::move(v));
     co_return;
 }
 
+// The thread-safe oneshot and the local (single-thread) one.
+struct concurrent_oneshot {
+    static auto make() { return asyncpat::make_oneshot<std::uint64_t>(); }
+};
+struct local_oneshot {
+    static auto make() { return asyncpat::make_local_oneshot<std::uint64_t>(); }
+};
+
+template <typename Oneshot>
 asyncpat::task<std::uint64_t> oneshot_asyncpat(int rounds) {
     auto ex = co_await asyncpat::this_task::executor;
     std::uint64_t sum = 0;
     for (int i = 0; i < rounds; ++i) {
-        auto [tx, rx] = asyncpat::make_oneshot<std::uint64_t>();
+        auto [tx, rx] = Oneshot::make();
         asyncpat::spawn(ex, send_once(std::move(tx), static_cast<std::uint64_t>(i))).detach();
         sum += co_await rx;
     }
@@ -355,8 +365,16 @@ asio::awaitable<std::uint64_t> oneshot_asio(int rounds) {
 
 void BM_oneshot_roundtrip_asyncpat(benchmark::State& state) {
     asio::io_context io(1);
-    measure(state, oneshot_rounds,
-            [&] { return asyncpat::sync_wait(io, oneshot_asyncpat(oneshot_rounds)); });
+    measure(state, oneshot_rounds, [&] {
+        return asyncpat::sync_wait(io, oneshot_asyncpat<concurrent_oneshot>(oneshot_rounds));
+    });
+}
+
+void BM_oneshot_roundtrip_asyncpat_local(benchmark::State& state) {
+    asio::io_context io(1);
+    measure(state, oneshot_rounds, [&] {
+        return asyncpat::sync_wait(io, oneshot_asyncpat<local_oneshot>(oneshot_rounds));
+    });
 }
 
 void BM_oneshot_roundtrip_asio(benchmark::State& state) {
@@ -407,6 +425,7 @@ BENCHMARK(BM_channel_mpsc_4producers_2threads_asyncpat)
     ->UseRealTime();
 BENCHMARK(BM_channel_mpsc_4producers_2threads_asio)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_oneshot_roundtrip_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_oneshot_roundtrip_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_oneshot_roundtrip_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_awaitable_bridge_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_awaitable_bridge_asio)->Unit(benchmark::kMillisecond);

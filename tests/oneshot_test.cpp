@@ -4,6 +4,7 @@
 #include <asyncpat/oneshot.hpp>
 
 #include <asyncpat/combinators.hpp>
+#include <asyncpat/local_channel.hpp>
 #include <asyncpat/spawn.hpp>
 
 #include "support/catch.hpp"
@@ -19,6 +20,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <type_traits>
 
 using namespace std::chrono_literals;
 using asyncpat::task;
@@ -29,8 +31,17 @@ task<void> yields(int n) {
     for (int i = 0; i < n; ++i) co_await asyncpat::this_task::yield();
 }
 
-template <typename T>
-task<std::error_code> receive_error(asyncpat::oneshot_receiver<T>& rx) {
+// A oneshot of kind Kind: every single-thread test runs for both kinds.
+template <typename T, typename Kind>
+auto make() {
+    if constexpr (std::is_same_v<Kind, asyncpat::channel_kind::local>)
+        return asyncpat::make_local_oneshot<T>();
+    else
+        return asyncpat::make_oneshot<T>();
+}
+
+template <typename T, typename Kind>
+task<std::error_code> receive_error(asyncpat::oneshot_receiver<T, Kind>& rx) {
     try {
         (void)co_await rx;
     } catch (const std::system_error& e) {
@@ -40,9 +51,10 @@ task<std::error_code> receive_error(asyncpat::oneshot_receiver<T>& rx) {
 }
 }  // namespace
 
-TEST_CASE("oneshot: a value sent before the receive is there at once", "[oneshot]") {
+TEMPLATE_TEST_CASE("oneshot: a value sent before the receive is there at once", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
     auto body = []() -> task<std::string> {
-        auto [tx, rx] = asyncpat::make_oneshot<std::string>();
+        auto [tx, rx] = make<std::string, TestType>();
         std::string v = "hello";
         CHECK_FALSE(tx.send(std::move(v)));
         co_return co_await rx;
@@ -50,12 +62,13 @@ TEST_CASE("oneshot: a value sent before the receive is there at once", "[oneshot
     CHECK(run(body()) == "hello");
 }
 
-TEST_CASE("oneshot: a parked receive is woken by the send", "[oneshot]") {
+TEMPLATE_TEST_CASE("oneshot: a parked receive is woken by the send", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
     auto body = []() -> task<int> {
-        auto [tx, rx] = asyncpat::make_oneshot<int>();
+        auto [tx, rx] = make<int, TestType>();
         auto sender = asyncpat::spawn(
             co_await asyncpat::this_task::executor,
-            [](asyncpat::oneshot_sender<int> out) -> task<void> {
+            [](asyncpat::oneshot_sender<int, TestType> out) -> task<void> {
                 co_await yields(3);
                 (void)out.send(42);
             },
@@ -67,10 +80,11 @@ TEST_CASE("oneshot: a parked receive is woken by the send", "[oneshot]") {
     CHECK(run(body()) == 42);
 }
 
-TEST_CASE("oneshot: a sender destroyed without sending is a broken promise", "[oneshot]") {
+TEMPLATE_TEST_CASE("oneshot: a sender destroyed without sending is a broken promise", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
     SECTION("before the receive") {
         auto body = []() -> task<std::error_code> {
-            auto [tx, rx] = asyncpat::make_oneshot<int>();
+            auto [tx, rx] = make<int, TestType>();
             {
                 auto gone = std::move(tx);
             }
@@ -80,10 +94,10 @@ TEST_CASE("oneshot: a sender destroyed without sending is a broken promise", "[o
     }
     SECTION("while the receive is parked") {
         auto body = []() -> task<std::error_code> {
-            auto [tx, rx] = asyncpat::make_oneshot<int>();
+            auto [tx, rx] = make<int, TestType>();
             auto dropper = asyncpat::spawn(
                 co_await asyncpat::this_task::executor,
-                [](asyncpat::oneshot_sender<int>) -> task<void> { co_await yields(2); },
+                [](asyncpat::oneshot_sender<int, TestType>) -> task<void> { co_await yields(2); },
                 std::move(tx));
             auto ec = co_await receive_error(rx);
             co_await dropper;
@@ -93,8 +107,9 @@ TEST_CASE("oneshot: a sender destroyed without sending is a broken promise", "[o
     }
 }
 
-TEST_CASE("oneshot: sending to a dropped receiver fails and leaves the value", "[oneshot]") {
-    auto [tx, rx] = asyncpat::make_oneshot<std::string>();
+TEMPLATE_TEST_CASE("oneshot: sending to a dropped receiver fails and leaves the value", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
+    auto [tx, rx] = make<std::string, TestType>();
     CHECK_FALSE(tx.is_closed());
     {
         auto gone = std::move(rx);
@@ -106,8 +121,9 @@ TEST_CASE("oneshot: sending to a dropped receiver fails and leaves the value", "
     CHECK_THROWS_AS(tx.send(std::string{"again"}), std::logic_error);  // used up
 }
 
-TEST_CASE("oneshot: try_receive reports every state", "[oneshot]") {
-    auto [tx, rx] = asyncpat::make_oneshot<int>();
+TEMPLATE_TEST_CASE("oneshot: try_receive reports every state", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
+    auto [tx, rx] = make<int, TestType>();
     std::error_code ec;
     CHECK_FALSE(rx.try_receive(ec));
     CHECK(ec == asyncpat::errc::channel_empty);
@@ -119,7 +135,7 @@ TEST_CASE("oneshot: try_receive reports every state", "[oneshot]") {
     CHECK_FALSE(rx.try_receive(ec));
     CHECK(ec == asyncpat::errc::channel_closed);
 
-    auto [tx2, rx2] = asyncpat::make_oneshot<int>();
+    auto [tx2, rx2] = make<int, TestType>();
     {
         auto gone = std::move(tx2);
     }
@@ -127,9 +143,10 @@ TEST_CASE("oneshot: try_receive reports every state", "[oneshot]") {
     CHECK(ec == asyncpat::errc::broken_promise);
 }
 
-TEST_CASE("oneshot: a second receive is a logic error", "[oneshot]") {
+TEMPLATE_TEST_CASE("oneshot: a second receive is a logic error", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
     auto body = []() -> task<bool> {
-        auto [tx, rx] = asyncpat::make_oneshot<int>();
+        auto [tx, rx] = make<int, TestType>();
         (void)tx.send(1);
         (void)co_await rx;
         try {
@@ -142,14 +159,15 @@ TEST_CASE("oneshot: a second receive is a logic error", "[oneshot]") {
     CHECK(run(body()));
 }
 
-TEST_CASE("oneshot: values are destroyed exactly once", "[oneshot]") {
+TEMPLATE_TEST_CASE("oneshot: values are destroyed exactly once", "[oneshot]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
     asyncpat_test::lifetime_counter counter;
     {
-        auto [tx, rx] = asyncpat::make_oneshot<asyncpat_test::tracked>();
+        auto [tx, rx] = make<asyncpat_test::tracked, TestType>();
         CHECK_FALSE(tx.send(asyncpat_test::tracked{counter, 1}));
     }  // never received
     {
-        auto [tx, rx] = asyncpat::make_oneshot<asyncpat_test::tracked>();
+        auto [tx, rx] = make<asyncpat_test::tracked, TestType>();
         CHECK_FALSE(tx.send(asyncpat_test::tracked{counter, 2}));
         std::error_code ec;
         CHECK(rx.try_receive(ec)->value() == 2);
@@ -157,23 +175,25 @@ TEST_CASE("oneshot: values are destroyed exactly once", "[oneshot]") {
     CHECK(counter.alive() == 0);
 }
 
-TEST_CASE("oneshot: a cancelled receive takes nothing; the value waits for the next",
-          "[oneshot][cancel]") {
+TEMPLATE_TEST_CASE("oneshot: a cancelled receive takes nothing; the value waits for the next",
+                   "[oneshot][cancel]", asyncpat::channel_kind::concurrent,
+                   asyncpat::channel_kind::local) {
     auto body = []() -> task<int> {
         int accounted = 0;
         for (int i = 0; i < 20'000; ++i) {
-            auto [tx, rx] = asyncpat::make_oneshot<int>();
-            auto send_later = [](asyncpat::oneshot_sender<int> out, int v, int n) -> task<void> {
+            auto [tx, rx] = make<int, TestType>();
+            auto send_later = [](asyncpat::oneshot_sender<int, TestType> out, int v,
+                                 int n) -> task<void> {
                 co_await yields(n);
                 (void)out.send(std::move(v));
             };
             auto receive_with_timeout =
-                [](asyncpat::oneshot_receiver<int>& in) -> task<std::optional<int>> {
+                [](asyncpat::oneshot_receiver<int, TestType>& in) -> task<std::optional<int>> {
                 try {
                     co_return co_await asyncpat::timeout(
-                        0ms, [](asyncpat::oneshot_receiver<int>& r) -> task<std::optional<int>> {
-                            co_return co_await r;
-                        }(in));
+                        0ms,
+                        [](asyncpat::oneshot_receiver<int, TestType>& r)
+                            -> task<std::optional<int>> { co_return co_await r; }(in));
                 } catch (const std::system_error&) {
                     co_return std::nullopt;
                 }
@@ -207,13 +227,15 @@ TEST_CASE("oneshot: a sender on another thread wakes a parked receive", "[onesho
     CHECK(run(body()) == 99);
 }
 
-TEST_CASE("oneshot: async_receive from asio::awaitable", "[oneshot][bridge]") {
+TEMPLATE_TEST_CASE("oneshot: async_receive from asio::awaitable", "[oneshot][bridge]",
+                   asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
     asio::io_context io(1);
-    auto [tx, rx] = asyncpat::make_oneshot<int>();
+    auto [tx, rx] = make<int, TestType>();
     std::optional<int> got;
     asio::co_spawn(
         io,
-        [](asyncpat::oneshot_receiver<int>& in, std::optional<int>& out) -> asio::awaitable<void> {
+        [](asyncpat::oneshot_receiver<int, TestType>& in,
+           std::optional<int>& out) -> asio::awaitable<void> {
             out = co_await in.async_receive(asio::use_awaitable);
         }(rx, got),
         [](std::exception_ptr e) {
@@ -258,4 +280,23 @@ TEST_CASE("a task aborted while it waits to start is completed when the spawner 
     bool ran = false;
     CHECK(asyncpat::sync_wait(io, abort_in_ready_slot(&ran)) == 7);
     CHECK_FALSE(ran);
+}
+
+TEST_CASE("a local oneshot used from another thread is a clear error", "[oneshot][local]") {
+    auto [tx, rx] = asyncpat::make_local_oneshot<int>();
+    CHECK_FALSE(rx.is_ready());
+    std::error_code ec;
+    CHECK_FALSE(rx.try_receive(ec));  // binds the oneshot to this thread
+    bool refused = false;
+    std::thread other([&tx, &refused] {
+        try {
+            (void)tx.send(1);
+        } catch (const std::logic_error&) {
+            refused = true;
+        }
+    });
+    other.join();
+    CHECK(refused);
+    CHECK_FALSE(tx.send(2));  // this thread may
+    CHECK(rx.try_receive(ec) == 2);
 }

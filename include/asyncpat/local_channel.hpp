@@ -6,6 +6,7 @@
 
 #include <asyncpat/channel.hpp>
 #include <asyncpat/error.hpp>
+#include <asyncpat/oneshot.hpp>
 
 #include <asyncpat/detail/task_context.hpp>
 
@@ -30,6 +31,25 @@ namespace asyncpat {
 struct channel_kind::local {};
 
 namespace detail {
+
+// The thread a local channel or oneshot belongs to: the first one that uses one of its handles.
+// A use from any other thread throws instead of racing.
+class owning_thread {
+public:
+    void check(char const* misuse) const {
+        void const* const here = &local_ready();
+        if (owner_ != here) [[unlikely]]
+            bind(here, misuse);
+    }
+
+private:
+    [[gnu::cold, gnu::noinline]] void bind(void const* here, char const* misuse) const {
+        if (owner_ != nullptr) throw std::logic_error(misuse);
+        owner_ = here;
+    }
+
+    mutable void const* owner_ = nullptr;
+};
 
 // The shared state of a local channel: a ring of `capacity` values (its storage rounded up to
 // a power of two) indexed by two plain counters, and the parked senders and receivers. The same
@@ -66,9 +86,9 @@ public:
     // cancellation of a task is emitted too: their cancellation hooks need no lock.
     static constexpr bool serial_hook = true;
     void check_thread() const {
-        void const* const here = &local_ready();
-        if (owner_ != here) [[unlikely]]
-            bind_thread(here);
+        owner_.check(
+            "asyncpat: a local channel was used from a thread other than the one that first used "
+            "it; share channels between threads with make_channel");
     }
 
     // ---- handles
@@ -211,14 +231,6 @@ public:
     }
 
 private:
-    [[gnu::cold, gnu::noinline]] void bind_thread(void const* here) const {
-        if (owner_ != nullptr)
-            throw std::logic_error(
-                "asyncpat: a local channel was used from a thread other than the one that first "
-                "used it; share channels between threads with make_channel");
-        owner_ = here;
-    }
-
     struct cell {
         alignas(T) unsigned char storage[sizeof(T)];
         T* get() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
@@ -287,12 +299,110 @@ private:
     std::size_t receivers_ = 0;
     std::uint64_t handed_over_ = 0;  // values handed straight to parked receivers
     std::size_t high_watermark_ = 0;
-    mutable void const* owner_ = nullptr;  // the thread that uses the channel (check_thread)
+    owning_thread owner_;  // the thread that uses the channel (check_thread)
 };
 
 template <typename T>
 struct channel_state_of<T, channel_kind::local> {
     using type = local_channel_state<T>;
+};
+
+// The shared state of a local oneshot: oneshot_state's protocol (oneshot.hpp) with a plain word
+// instead of an atomic one, for a sender and a receiver used on one thread. Waking never resumes
+// inline (ready slot or post), so a woken receiver runs only after the send returned.
+template <typename T>
+class local_oneshot_state : public frame_allocated {
+    static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
+                  "asyncpat oneshot values must be nothrow move constructible and nothrow "
+                  "destructible");
+
+public:
+    static constexpr std::uint32_t value_set = 1;
+    static constexpr std::uint32_t receiver_waiting = 2;
+    static constexpr std::uint32_t sender_gone = 4;
+    static constexpr std::uint32_t receiver_gone = 8;
+
+    static constexpr bool serial_hook = true;  // (see local_channel_state)
+    void check_thread() const {
+        owner_.check(
+            "asyncpat: a local oneshot was used from a thread other than the one that first used "
+            "it; share oneshots between threads with make_oneshot");
+    }
+
+    local_oneshot_state() = default;
+    local_oneshot_state(const local_oneshot_state&) = delete;
+    local_oneshot_state& operator=(const local_oneshot_state&) = delete;
+    ~local_oneshot_state() {
+        if ((state_ & value_set) && !taken_) slot()->~T();
+    }
+
+    std::uint32_t load() const noexcept { return state_; }
+
+    bool send_and_drop(T& value) noexcept {
+        std::uint32_t const s = state_;
+        if (s & receiver_gone) {
+            delete this;  // the receiver went, and so do we
+            return false;
+        }
+        new (storage_) T(std::move(value));
+        state_ = (s | value_set | sender_gone) & ~receiver_waiting;
+        if (s & receiver_waiting) wake_receiver();
+        return true;
+    }
+
+    bool drop_sender() noexcept {
+        std::uint32_t const s = state_;
+        state_ = (s | sender_gone) & ~receiver_waiting;
+        if (s & receiver_waiting) wake_receiver();
+        return (s & receiver_gone) != 0;
+    }
+
+    bool drop_receiver() noexcept {
+        std::uint32_t const s = state_;
+        state_ = s | receiver_gone;
+        return (s & sender_gone) != 0;
+    }
+
+    bool park(std::coroutine_handle<> handle, task_context* context) {
+        if (state_ & (value_set | sender_gone)) return false;  // the outcome is known already
+        work_.acquire(*context);
+        waiter_handle_ = handle;
+        waiter_context_ = context;
+        state_ |= receiver_waiting;
+        return true;
+    }
+
+    bool cancel() noexcept {
+        if (!(state_ & receiver_waiting)) return false;
+        state_ &= ~receiver_waiting;
+        return true;
+    }
+
+    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
+
+    T take() noexcept {
+        T value(std::move(*slot()));
+        slot()->~T();
+        taken_ = true;
+        return value;
+    }
+    bool is_taken() const noexcept { return taken_; }
+
+private:
+    T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
+
+    std::uint32_t state_ = 0;
+    bool taken_ = false;
+    alignas(T) unsigned char storage_[sizeof(T)];
+    std::coroutine_handle<> waiter_handle_;
+    task_context* waiter_context_ = nullptr;
+    parked_work work_;
+    owning_thread owner_;
+};
+
+template <typename T>
+struct oneshot_state_of<T, channel_kind::local> {
+    using type = local_oneshot_state<T>;
 };
 
 }  // namespace detail
@@ -329,6 +439,29 @@ std::pair<local_sender<T>, local_receiver<T>> make_local_channel(std::size_t cap
             "asyncpat::make_local_channel: the capacity must be at least 1");
     auto state = std::make_shared<detail::local_channel_state<T>>(capacity);
     return {local_sender<T>{state}, local_receiver<T>{state}};
+}
+
+/// The halves of a local oneshot (see `make_local_oneshot`).
+template <typename T>
+using local_oneshot_sender = oneshot_sender<T, channel_kind::local>;
+template <typename T>
+using local_oneshot_receiver = oneshot_receiver<T, channel_kind::local>;
+
+/// Creates a oneshot channel whose halves are used on one thread:
+/// `auto [tx, rx] = asyncpat::make_local_oneshot<int>();`
+///
+/// Everything `make_oneshot` documents holds (one value, broken promise, cancel-safe receive,
+/// `try_receive`, `async_receive`), without an atomic operation or a lock.
+///
+/// @par Thread safety
+/// As for `make_local_channel`: the oneshot belongs to the first thread that uses one of its
+/// halves, and a use from another thread throws `std::logic_error`. The tasks that use it run on
+/// that thread, on an executor that runs its handlers there alone. Destroy the halves on that
+/// thread too (or before any use).
+template <typename T>
+std::pair<local_oneshot_sender<T>, local_oneshot_receiver<T>> make_local_oneshot() {
+    auto* state = new detail::local_oneshot_state<T>();
+    return {local_oneshot_sender<T>{state}, local_oneshot_receiver<T>{state}};
 }
 
 }  // namespace asyncpat

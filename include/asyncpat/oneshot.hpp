@@ -4,6 +4,7 @@
 #ifndef ASYNCPAT_ONESHOT_HPP
 #define ASYNCPAT_ONESHOT_HPP
 
+#include <asyncpat/channel.hpp>
 #include <asyncpat/error.hpp>
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
@@ -26,12 +27,17 @@
 
 namespace asyncpat {
 
-template <typename T>
+template <typename T, typename Kind = channel_kind::concurrent>
 class oneshot_sender;
-template <typename T>
+template <typename T, typename Kind = channel_kind::concurrent>
 class oneshot_receiver;
 
 namespace detail {
+
+// The shared state of a oneshot of kind `Kind` (its `type`): oneshot_state below, or
+// local_oneshot_state (local_channel.hpp).
+template <typename T, typename Kind>
+struct oneshot_state_of;
 
 // The state shared by one oneshot sender and its receiver. All coordination goes through one
 // atomic word: whoever clears `receiver_waiting` (the send, the sender's destruction, or the
@@ -49,6 +55,10 @@ public:
     static constexpr std::uint32_t receiver_waiting = 2;
     static constexpr std::uint32_t sender_gone = 4;
     static constexpr std::uint32_t receiver_gone = 8;
+
+    // Any thread may use either half; a receive's cancellation hook takes the task's lock.
+    static constexpr bool serial_hook = false;
+    void check_thread() const noexcept {}
 
     oneshot_state() = default;
     oneshot_state(const oneshot_state&) = delete;
@@ -159,6 +169,11 @@ private:
     parked_work work_;
 };
 
+template <typename T>
+struct oneshot_state_of<T, channel_kind::concurrent> {
+    using type = oneshot_state<T>;
+};
+
 }  // namespace detail
 
 /// The sending half of a oneshot channel: sends one value. Move-only. Destroying it without
@@ -167,8 +182,10 @@ private:
 /// @par Thread safety
 /// The sender and the receiver may be used on different threads at once; each handle is used
 /// by one thread at a time.
-template <typename T>
+template <typename T, typename Kind>
 class oneshot_sender {
+    using state_type = typename detail::oneshot_state_of<T, Kind>::type;
+
 public:
     oneshot_sender() noexcept = default;
     oneshot_sender(oneshot_sender&& other) noexcept
@@ -187,17 +204,18 @@ public:
     /// `std::logic_error` on an empty (moved-from or used) sender.
     std::error_code send(T&& value) {
         if (!state_) throw std::logic_error("asyncpat: send on an empty oneshot_sender");
+        state_->check_thread();
         bool const sent = std::exchange(state_, nullptr)->send_and_drop(value);
         return sent ? std::error_code{} : make_error_code(errc::channel_closed);
     }
 
     /// True once the receiver is gone (a send would fail).
     bool is_closed() const noexcept {
-        return !state_ || (state_->load() & detail::oneshot_state<T>::receiver_gone) != 0;
+        return !state_ || (state_->load() & state_type::receiver_gone) != 0;
     }
 
     /// @cond internal
-    explicit oneshot_sender(detail::oneshot_state<T>* state) noexcept : state_(state) {}
+    explicit oneshot_sender(state_type* state) noexcept : state_(state) {}
     /// @endcond
 
 private:
@@ -206,7 +224,7 @@ private:
             delete state;
     }
 
-    detail::oneshot_state<T>* state_ = nullptr;
+    state_type* state_ = nullptr;
 };
 
 /// The receiving half of a oneshot channel. Move-only. `co_await rx` (or `co_await
@@ -214,8 +232,10 @@ private:
 ///
 /// @par Thread safety
 /// As for `oneshot_sender`.
-template <typename T>
+template <typename T, typename Kind>
 class oneshot_receiver {
+    using state_type = typename detail::oneshot_state_of<T, Kind>::type;
+
 public:
     oneshot_receiver() noexcept = default;
     oneshot_receiver(oneshot_receiver&& other) noexcept
@@ -256,7 +276,7 @@ public:
     /// `errc::channel_empty` (not yet), `errc::broken_promise` (never) or
     /// `errc::channel_closed` (already received).
     std::optional<T> try_receive(std::error_code& ec) {
-        using state = detail::oneshot_state<T>;
+        using state = state_type;
         std::uint32_t const s = checked()->load();
         ec = {};
         if (state_->is_taken()) {
@@ -272,17 +292,18 @@ public:
 
     /// True once the value arrived or the sender is gone (a receive would not wait).
     bool is_ready() const noexcept {
-        using state = detail::oneshot_state<T>;
+        using state = state_type;
         return state_ && (state_->load() & (state::value_set | state::sender_gone)) != 0;
     }
 
     /// @cond internal
-    explicit oneshot_receiver(detail::oneshot_state<T>* state) noexcept : state_(state) {}
+    explicit oneshot_receiver(state_type* state) noexcept : state_(state) {}
     /// @endcond
 
 private:
-    detail::oneshot_state<T>* checked() const {
+    state_type* checked() const {
         if (!state_) throw std::logic_error("asyncpat: use of an empty oneshot_receiver");
+        state_->check_thread();
         return state_;
     }
 
@@ -291,12 +312,12 @@ private:
             delete state;
     }
 
-    static task<std::optional<T>> receive_task(detail::oneshot_state<T>* state) {
+    static task<std::optional<T>> receive_task(state_type* state) {
         co_return co_await receive_awaiter{state};
     }
 
     struct initiate_receive {
-        detail::oneshot_state<T>* state;
+        state_type* state;
         template <typename Handler>
         void operator()(Handler&& handler) const {
             any_executor ex = asio::get_associated_executor(handler, asio::system_executor());
@@ -304,13 +325,11 @@ private:
         }
     };
 
-    detail::oneshot_state<T>* state_ = nullptr;
+    state_type* state_ = nullptr;
 };
 
-template <typename T>
-class oneshot_receiver<T>::receive_awaiter {
-    using state_type = detail::oneshot_state<T>;
-
+template <typename T, typename Kind>
+class oneshot_receiver<T, Kind>::receive_awaiter {
 public:
     explicit receive_awaiter(state_type* state) noexcept : state_(state) {}
     receive_awaiter(const receive_awaiter&) = delete;
@@ -329,7 +348,15 @@ public:
         static_assert(detail::context_promise<Promise>,
                       "oneshot receives can only be awaited inside asyncpat coroutines");
         detail::task_context* context = caller.promise().context();
-        {
+        if constexpr (state_type::serial_hook) {
+            // A local oneshot's tasks run on its thread, where their cancellation is emitted
+            // too: the hook needs no lock (see task_context::set_hook).
+            if (context->cancel_requested()) {
+                cancelled_ = true;
+                return detail::transfer_to(caller);
+            }
+            context->set_hook(&on_cancel, this);
+        } else {
             std::lock_guard<detail::spin_lock> guard(context->slot_lock());
             if (context->cancel_requested()) {
                 cancelled_ = true;
@@ -346,7 +373,12 @@ public:
 
     T await_resume() {
         parked_ = false;
-        if (armed_) armed_->clear_hook();
+        if (armed_) {
+            if constexpr (state_type::serial_hook)
+                armed_->clear_hook_serial();
+            else
+                armed_->clear_hook();
+        }
         std::uint32_t const s = state_->load();
         if (state_->is_taken()) throw std::logic_error("asyncpat: oneshot value already received");
         if (s & state_type::value_set) return state_->take();

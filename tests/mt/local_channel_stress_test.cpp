@@ -95,3 +95,54 @@ TEST_CASE("local channels with aborts from another thread lose nothing", "[mt][l
     CHECK(aborted_while_receiving.load() >= rounds / 4);  // every 0-mod-4 round: parked
     CHECK(kept + got.load() == expected_per_round * rounds);
 }
+
+namespace {
+// Receives the one value, or ends aborted (then it took nothing, and the value stays).
+task<int> await_one(asyncpat::local_oneshot_receiver<int>& rx, std::atomic<bool>& parked) {
+    parked.store(true, std::memory_order_release);
+    try {
+        co_return co_await rx;
+    } catch (const std::system_error&) {
+        co_return -1;
+    }
+}
+
+task<void> send_after(asyncpat::local_oneshot_sender<int> tx, int yields, int value) {
+    for (int i = 0; i < yields; ++i) co_await asyncpat::this_task::yield();
+    (void)tx.send(int{value});
+}
+}  // namespace
+
+TEST_CASE("local oneshots with aborts from another thread lose nothing", "[mt][local]") {
+    asio::io_context io(1);
+    auto guard = asio::make_work_guard(io);
+    std::thread runner([&io] { io.run(); });
+    int received = 0, aborted = 0, left_for_later = 0;
+    for (int r = 0; r < 2000; ++r) {
+        // Made here, before any use; used only on the io_context's thread.
+        auto [tx, rx] = asyncpat::make_local_oneshot<int>();
+        std::atomic<bool> parked{false};
+        auto receiver = asyncpat::spawn(io, await_one(rx, parked));
+        asyncpat::spawn(io, send_after(std::move(tx), r % 5, 7)).detach();
+        while (!parked.load(std::memory_order_acquire)) std::this_thread::yield();
+        for (int spin = 0; spin < r % 3; ++spin) std::this_thread::yield();
+        receiver.abort();  // from this thread, racing the send
+        int const got = std::move(receiver).async_join(asio::use_future).get();
+        if (got == 7) {
+            ++received;
+        } else {
+            ++aborted;
+            // Cancel-safe: the value was not taken; it is there (or arrives) for a later look.
+            auto check = [](asyncpat::local_oneshot_receiver<int>& in) -> task<int> {
+                co_return co_await in;
+            };
+            if (asyncpat::spawn(io, check(rx)).async_join(asio::use_future).get() == 7)
+                ++left_for_later;
+        }
+    }
+    guard.reset();
+    runner.join();
+    CHECK(received + aborted == 2000);
+    CHECK(aborted > 0);
+    CHECK(left_for_later == aborted);
+}

@@ -311,17 +311,8 @@ struct channel_state_of<T, channel_kind::local> {
 // instead of an atomic one, for a sender and a receiver used on one thread. Waking never resumes
 // inline (ready slot or post), so a woken receiver runs only after the send returned.
 template <typename T>
-class local_oneshot_state : public frame_allocated {
-    static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
-                  "asyncpat oneshot values must be nothrow move constructible and nothrow "
-                  "destructible");
-
+class local_oneshot_state : public oneshot_slot<T>, public oneshot_flags {
 public:
-    static constexpr std::uint32_t value_set = 1;
-    static constexpr std::uint32_t receiver_waiting = 2;
-    static constexpr std::uint32_t sender_gone = 4;
-    static constexpr std::uint32_t receiver_gone = 8;
-
     static constexpr bool serial_hook = true;  // (see local_channel_state)
     void check_thread() const {
         owner_.check(
@@ -330,11 +321,7 @@ public:
     }
 
     local_oneshot_state() = default;
-    local_oneshot_state(const local_oneshot_state&) = delete;
-    local_oneshot_state& operator=(const local_oneshot_state&) = delete;
-    ~local_oneshot_state() {
-        if ((state_ & value_set) && !taken_) slot()->~T();
-    }
+    ~local_oneshot_state() { this->destroy_value(state_); }
 
     std::uint32_t load() const noexcept { return state_; }
 
@@ -344,16 +331,16 @@ public:
             delete this;  // the receiver went, and so do we
             return false;
         }
-        new (storage_) T(std::move(value));
+        this->put(value);
         state_ = (s | value_set | sender_gone) & ~receiver_waiting;
-        if (s & receiver_waiting) wake_receiver();
+        if (s & receiver_waiting) this->wake_receiver();
         return true;
     }
 
     bool drop_sender() noexcept {
         std::uint32_t const s = state_;
         state_ = (s | sender_gone) & ~receiver_waiting;
-        if (s & receiver_waiting) wake_receiver();
+        if (s & receiver_waiting) this->wake_receiver();
         return (s & receiver_gone) != 0;
     }
 
@@ -365,9 +352,7 @@ public:
 
     bool park(std::coroutine_handle<> handle, task_context* context) {
         if (state_ & (value_set | sender_gone)) return false;  // the outcome is known already
-        work_.acquire(*context);
-        waiter_handle_ = handle;
-        waiter_context_ = context;
+        this->set_waiter(handle, context);
         state_ |= receiver_waiting;
         return true;
     }
@@ -378,25 +363,8 @@ public:
         return true;
     }
 
-    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
-
-    T take() noexcept {
-        T value(std::move(*slot()));
-        slot()->~T();
-        taken_ = true;
-        return value;
-    }
-    bool is_taken() const noexcept { return taken_; }
-
 private:
-    T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
-
     std::uint32_t state_ = 0;
-    bool taken_ = false;
-    alignas(T) unsigned char storage_[sizeof(T)];
-    std::coroutine_handle<> waiter_handle_;
-    task_context* waiter_context_ = nullptr;
-    parked_work work_;
     owning_thread owner_;
 };
 

@@ -39,34 +39,87 @@ namespace detail {
 template <typename T, typename Kind>
 struct oneshot_state_of;
 
-// The state shared by one oneshot sender and its receiver. All coordination goes through one
-// atomic word: whoever clears `receiver_waiting` (the send, the sender's destruction, or the
-// receive's cancellation) owns the wake-up of the parked receiver, so it happens exactly once.
-// The value is written before `value_set` is published (release) and read after it is seen
-// (acquire). Allocated from the per-thread frame cache: no malloc in steady state.
+// The bits of a oneshot's state word (both kinds).
+struct oneshot_flags {
+    static constexpr std::uint32_t value_set = 1;
+    static constexpr std::uint32_t receiver_waiting = 2;
+    static constexpr std::uint32_t sender_gone = 4;
+    static constexpr std::uint32_t receiver_gone = 8;
+};
+
+// What both kinds of oneshot state hold besides their state word: the value's storage, the
+// parked receiver and its unit of work, and the receiver's own `taken_` flag. Allocated from the
+// per-thread frame cache: no malloc in steady state.
 template <typename T>
-class oneshot_state : public frame_allocated {
+class oneshot_slot : public frame_allocated {
     static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
                   "asyncpat oneshot values must be nothrow move constructible and nothrow "
                   "destructible");
 
 public:
-    static constexpr std::uint32_t value_set = 1;
-    static constexpr std::uint32_t receiver_waiting = 2;
-    static constexpr std::uint32_t sender_gone = 4;
-    static constexpr std::uint32_t receiver_gone = 8;
+    oneshot_slot(const oneshot_slot&) = delete;
+    oneshot_slot& operator=(const oneshot_slot&) = delete;
 
+    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
+
+    // Takes the value; only after value_set was seen, once. Only the receiver calls this (and
+    // is_taken): `taken_` needs no atomic step, and whoever frees the state sees it through
+    // the receiver's last step on the state word.
+    T take() noexcept {
+        T value(std::move(*slot()));
+        slot()->~T();
+        taken_ = true;
+        return value;
+    }
+    bool is_taken() const noexcept { return taken_; }
+
+protected:
+    oneshot_slot() = default;
+    ~oneshot_slot() = default;
+
+    void put(T& value) noexcept { new (storage_) T(std::move(value)); }
+    // The receiver went after put(): the value goes back into `value`, as if never sent.
+    void hand_back(T& value) noexcept {
+        std::destroy_at(&value);
+        std::construct_at(&value, std::move(*slot()));
+        slot()->~T();
+        taken_ = true;  // (so that destroy_value does not destroy it again)
+    }
+    // For the destructor of the derived state, given its final word.
+    void destroy_value(std::uint32_t word) noexcept {
+        if ((word & oneshot_flags::value_set) && !taken_) slot()->~T();
+    }
+    void set_waiter(std::coroutine_handle<> handle, task_context* context) {
+        work_.acquire(*context);  // may throw: nothing changed then
+        waiter_handle_ = handle;
+        waiter_context_ = context;
+    }
+    void release_work() noexcept { work_.reset(); }
+
+private:
+    T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
+
+    bool taken_ = false;
+    alignas(T) unsigned char storage_[sizeof(T)];
+    std::coroutine_handle<> waiter_handle_;
+    task_context* waiter_context_ = nullptr;
+    parked_work work_;
+};
+
+// The state shared by one oneshot sender and its receiver. All coordination goes through one
+// atomic word: whoever clears `receiver_waiting` (the send, the sender's destruction, or the
+// receive's cancellation) owns the wake-up of the parked receiver, so it happens exactly once.
+// The value is written before `value_set` is published (release) and read after it is seen
+// (acquire).
+template <typename T>
+class oneshot_state : public oneshot_slot<T>, public oneshot_flags {
+public:
     // Any thread may use either half; a receive's cancellation hook takes the task's lock.
     static constexpr bool serial_hook = false;
     void check_thread() const noexcept {}
 
     oneshot_state() = default;
-    oneshot_state(const oneshot_state&) = delete;
-    oneshot_state& operator=(const oneshot_state&) = delete;
-    ~oneshot_state() {
-        std::uint32_t const s = state_.load(std::memory_order_acquire);
-        if ((s & value_set) && !taken_) slot()->~T();
-    }
+    ~oneshot_state() { this->destroy_value(state_.load(std::memory_order_acquire)); }
 
     std::uint32_t load() const noexcept { return state_.load(std::memory_order_acquire); }
 
@@ -78,23 +131,19 @@ public:
             delete this;  // the receiver went, and so do we: nobody else refers to the state
             return false;
         }
-        new (storage_) T(std::move(value));
+        this->put(value);
         while (!state_.compare_exchange_weak(s, (s | value_set | sender_gone) & ~receiver_waiting,
                                              std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
         }
         if (s & receiver_gone) {
-            // The receiver went meanwhile: hand the value back, as if nothing was sent.
-            std::destroy_at(&value);
-            std::construct_at(&value, std::move(*slot()));
-            slot()->~T();
-            taken_ = true;  // (the destructor must not destroy it again)
+            this->hand_back(value);  // the receiver went meanwhile, as if nothing was sent
             delete this;
             return false;
         }
         // The receiver may run (and free the state) from here on, unless it is parked: then
         // it is ours to wake.
-        if (s & receiver_waiting) wake_receiver();
+        if (s & receiver_waiting) this->wake_receiver();
         return true;
     }
 
@@ -106,7 +155,7 @@ public:
                                              std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
         }
-        if (s & receiver_waiting) wake_receiver();
+        if (s & receiver_waiting) this->wake_receiver();
         return (s & receiver_gone) != 0;
     }
 
@@ -119,9 +168,7 @@ public:
 
     // Parks the receiver unless the outcome is known already. True: parked.
     bool park(std::coroutine_handle<> handle, task_context* context) {
-        waiter_handle_ = handle;
-        waiter_context_ = context;
-        work_.acquire(*context);
+        this->set_waiter(handle, context);
         std::uint32_t s = state_.fetch_or(receiver_waiting, std::memory_order_acq_rel);
         if ((s & (value_set | sender_gone)) == 0) return true;
         // The outcome is known already: withdraw, unless the sender's destruction (or a
@@ -131,7 +178,7 @@ public:
             if (!(s & receiver_waiting)) return true;
         } while (!state_.compare_exchange_weak(s, s & ~receiver_waiting, std::memory_order_acq_rel,
                                                std::memory_order_acquire));
-        work_.reset();
+        this->release_work();
         return false;
     }
 
@@ -145,28 +192,8 @@ public:
         return true;
     }
 
-    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
-
-    // Takes the value; only after value_set was seen, once. Only the receiver calls this (and
-    // is_taken): `taken_` needs no atomic step, and whoever frees the state sees it through
-    // the receiver's last step on state_.
-    T take() noexcept {
-        T value(std::move(*slot()));
-        slot()->~T();
-        taken_ = true;
-        return value;
-    }
-    bool is_taken() const noexcept { return taken_; }
-
 private:
-    T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
-
     std::atomic<std::uint32_t> state_{0};
-    bool taken_ = false;
-    alignas(T) unsigned char storage_[sizeof(T)];
-    std::coroutine_handle<> waiter_handle_;
-    task_context* waiter_context_ = nullptr;
-    parked_work work_;
 };
 
 template <typename T>

@@ -124,16 +124,16 @@ TEST_CASE("local oneshots with aborts from another thread lose nothing", "[mt][l
     for (int r = 0; r < 2000; ++r) {
         // Made here, before any use; used only on the io_context's thread.
         auto [tx, rx] = asyncpat::make_local_oneshot<int>();
-        // Even rounds: the send waits until the abort was requested (the receive is parked
-        // then, or about to park: it ends aborted). Odd rounds: the abort races the send.
+        // Even rounds: the send waits until the aborted receive has ended. Odd rounds: the
+        // abort races the send.
         std::atomic<bool> parked{false}, go{r % 2 == 1};
         auto receiver = asyncpat::spawn(io, await_one(rx, parked));
         asyncpat::spawn(io, send_after(std::move(tx), go, r % 5, 7)).detach();
         while (!parked.load(std::memory_order_acquire)) std::this_thread::yield();
         for (int spin = 0; spin < r % 3; ++spin) std::this_thread::yield();
         receiver.abort();  // from this thread
-        go.store(true, std::memory_order_release);
         int const got = std::move(receiver).async_join(asio::use_future).get();
+        go.store(true, std::memory_order_release);
         if (got == 7) {
             ++received;
         } else {

@@ -748,6 +748,28 @@ inline bool arm_cancellation(task_context* context, task_context::hook_function 
     return true;
 }
 
+// The same for an awaiter of a single-thread object (a local channel or oneshot, whose state
+// says serial_hook) when Serial: its task runs on a one-thread executor, where its cancellation
+// is emitted too, so the hook needs no lock (see task_context::set_hook).
+template <bool Serial>
+bool arm_hook(task_context* context, task_context::hook_function hook, void* awaiter) {
+    if constexpr (Serial) {
+        if (context->cancel_requested()) return false;
+        context->set_hook(hook, awaiter);
+        return true;
+    } else {
+        return arm_cancellation(context, hook, awaiter);
+    }
+}
+// Removes the hook that arm_hook<Serial> installed, once the wait has ended.
+template <bool Serial>
+void disarm_hook(task_context* context) noexcept {
+    if constexpr (Serial)
+        context->clear_hook_serial();
+    else
+        clear_cancellation_hook(context);
+}
+
 // The protocol every channel awaiter follows. await_ready tries the operation on the lock-free
 // fast path (Derived::try_now); only if that cannot complete it, await_suspend installs the
 // awaiting task's cancellation hook (or finds the task cancelled already), and calls
@@ -782,7 +804,7 @@ public:
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
         waiter();  // before the hook, which may use it
-        if (!arm(context)) {
+        if (!arm_hook<State::serial_hook>(context, &on_cancel, this)) {
             static_cast<Derived*>(this)->cancelled_early();
             return transfer_to(caller);
         }
@@ -799,11 +821,7 @@ protected:
 
     void finish() noexcept {
         parked_ = false;
-        if (!armed_) return;
-        if constexpr (State::serial_hook)
-            armed_->clear_hook_serial();
-        else
-            clear_cancellation_hook(armed_);
+        if (armed_) disarm_hook<State::serial_hook>(armed_);
     }
 
     // The parking record, made only by an operation that did not complete at once: the fast
@@ -817,19 +835,6 @@ protected:
     std::optional<Waiter> waiter_;
 
 private:
-    // Installs the cancellation hook unless the task is cancelled already (false). A channel
-    // whose state says serial_hook is used on one thread only, and so is the task that awaits
-    // it: it installs the hook without taking the task's lock.
-    bool arm(task_context* context) {
-        if constexpr (State::serial_hook) {
-            if (context->cancel_requested()) return false;
-            context->set_hook(&on_cancel, this);  // no lock: see set_hook
-            return true;
-        } else {
-            return arm_cancellation(context, &on_cancel, this);
-        }
-    }
-
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* a = static_cast<channel_awaiter*>(self);
         if (a->state_->cancel(*a->waiter_)) a->waiter_->wake();

@@ -17,7 +17,6 @@
 #include <coroutine>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -375,21 +374,9 @@ public:
         static_assert(detail::context_promise<Promise>,
                       "oneshot receives can only be awaited inside asyncpat coroutines");
         detail::task_context* context = caller.promise().context();
-        if constexpr (state_type::serial_hook) {
-            // A local oneshot's tasks run on its thread, where their cancellation is emitted
-            // too: the hook needs no lock (see task_context::set_hook).
-            if (context->cancel_requested()) {
-                cancelled_ = true;
-                return detail::transfer_to(caller);
-            }
-            context->set_hook(&on_cancel, this);
-        } else {
-            std::lock_guard<detail::spin_lock> guard(context->slot_lock());
-            if (context->cancel_requested()) {
-                cancelled_ = true;
-                return detail::transfer_to(caller);
-            }
-            context->set_hook(&on_cancel, this);
+        if (!detail::arm_hook<state_type::serial_hook>(context, &on_cancel, this)) {
+            cancelled_ = true;
+            return detail::transfer_to(caller);
         }
         armed_ = context;
         parked_ = true;
@@ -400,12 +387,7 @@ public:
 
     T await_resume() {
         parked_ = false;
-        if (armed_) {
-            if constexpr (state_type::serial_hook)
-                armed_->clear_hook_serial();
-            else
-                armed_->clear_hook();
-        }
+        if (armed_) detail::disarm_hook<state_type::serial_hook>(armed_);
         std::uint32_t const s = state_->load();
         if (state_->is_taken()) throw std::logic_error("asyncpat: oneshot value already received");
         if (s & state_type::value_set) return state_->take();

@@ -65,13 +65,12 @@ public:
     std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
     // Fills a free slot (owned by the caller) and publishes it: one reference, odd generation.
-    std::uint64_t fill(std::span<const std::byte> data) noexcept {
+    void fill(std::span<const std::byte> data) noexcept {
         if (!data.empty()) std::memcpy(buffer(), data.data(), data.size());
         size_.store(data.size(), std::memory_order_relaxed);  // (atomic: live_bytes reads it)
         reset_refs();
-        std::uint64_t const g = generation_.load(std::memory_order_relaxed) + 1;  // odd
-        generation_.store(g, std::memory_order_release);
-        return g;
+        generation_.store(generation_.load(std::memory_order_relaxed) + 1,  // odd
+                          std::memory_order_release);
     }
 
     // Called once the last reference went: the slot is free (even generation).
@@ -97,10 +96,9 @@ private:
     std::atomic<std::uint64_t> generation_{0};
 };
 
-// A waiting alloc, parked in the arena's list until a released slot is handed to it.
-struct arena_waiter : channel_waiter {
-    std::optional<std::uint32_t> index;  // the slot handed over
-    bool cancelled = false;
+// A waiting alloc, parked in the arena's list until a released slot is handed to it: a channel
+// receive waiter whose value is the slot's index.
+struct arena_waiter : channel_receive_waiter<std::uint32_t> {
     bool closed = false;  // the arena object went
 };
 
@@ -215,7 +213,7 @@ public:
     // ---- waiting allocs (the slow path; the caller owns the state meanwhile)
 
     // Parks `w` (holding its unit of work already) unless a slot is free after all (taken into
-    // w.index), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
+    // w.value), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
     // parked, and it will be woken exactly once, by whoever unlinks it.
     bool take_or_park(arena_waiter& w, task_context* context) noexcept {
         std::lock_guard<spin_lock> guard(lock_);
@@ -227,7 +225,7 @@ public:
         for (;;) {
             if ((word & top_mask) != 0) {
                 if (std::optional<std::uint32_t> index = try_pop()) {
-                    w.index = index;
+                    w.value = index;
                     return false;
                 }
                 word = head_.load(std::memory_order_acquire);
@@ -265,7 +263,7 @@ public:
                 return;
             }
         }
-        if (w.index) return_slot(*w.index);
+        if (w.value) return_slot(*w.value);
     }
 
     // ---- the arena object goes
@@ -345,7 +343,7 @@ private:
             if (!closed_) {
                 w = waiters_.pop_front();
                 if (w == nullptr) return false;
-                w->index = index;
+                w->value = index;
                 if (waiters_.empty()) clear_waiters_bit_locked();
             }
         }
@@ -399,8 +397,8 @@ public:
     }
 
     bool await_ready() noexcept {
-        waiter_.index = state_->try_pop();
-        return waiter_.index.has_value();
+        waiter_.value = state_->try_pop();
+        return waiter_.value.has_value();
     }
 
     template <typename Promise>
@@ -426,7 +424,7 @@ public:
     std::uint32_t await_resume() {
         parked_ = false;
         if (armed_) clear_cancellation_hook(armed_);
-        if (waiter_.index) return *waiter_.index;
+        if (waiter_.value) return *waiter_.value;
         if (waiter_.cancelled) throw_operation_aborted();
         arena_state::throw_closed();
     }

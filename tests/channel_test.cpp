@@ -10,6 +10,7 @@
 
 #include "support/alloc_counter.hpp"
 #include "support/catch.hpp"
+#include "support/failing_work_executor.hpp"
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
 
@@ -17,12 +18,15 @@
 #include <asio/bind_executor.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -337,6 +341,73 @@ TEST_CASE("a parked receive keeps its io_context running", "[channel]") {
     };
     CHECK(asyncpat::sync_wait(io, receive(rx)) == 42);
     producer.join();
+}
+
+namespace {
+// Waits that cannot park: taking the executor's work unit throws (out of memory). Each is its
+// own task, so its frame (and the awaiter in it) is gone when the exception has arrived.
+template <typename Receiver>
+task<void> receive_failing_to_park(Receiver& rx, bool& fail_next_work) {
+    fail_next_work = true;
+    (void)co_await rx.receive();
+}
+template <typename Sender>
+task<void> send_failing_to_park(Sender& tx, bool& fail_next_work) {
+    fail_next_work = true;
+    co_await tx.send(2);
+}
+
+struct failed_parks {
+    int receive_failures = 0;
+    int send_failures = 0;
+    std::optional<int> first;
+    std::optional<int> second;
+    bool waiting_on_timer = false;
+};
+
+template <typename Kind>
+task<void> park_and_fail(failed_parks& out, std::shared_ptr<bool> fail_next_work) {
+    auto [tx, rx] = make<Kind, int>(1);
+    try {
+        co_await receive_failing_to_park(rx, *fail_next_work);
+    } catch (std::bad_alloc const&) {
+        ++out.receive_failures;
+    }
+    (void)tx.try_send(1);  // full now
+    try {
+        co_await send_failing_to_park(tx, *fail_next_work);
+    } catch (std::bad_alloc const&) {
+        ++out.send_failures;
+    }
+    // The channel is intact: the queued value is there, and a send takes the room it frees
+    // (the failed send left no "sender waiting" state behind that would hold it back).
+    out.first = co_await rx.receive();
+    co_await tx.send(3);
+    out.second = co_await rx.receive();
+    // Now wait to be aborted: the cancellation must reach only the timer, not the hooks of
+    // the waits above, whose frames are gone.
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1h);
+    out.waiting_on_timer = true;
+    co_await timer.async_wait(asyncpat::use_task);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a wait that fails to park (out of memory) leaves no hook or state behind",
+                   "[channel]", concurrent_kind, local_kind) {
+    asio::io_context io(1);
+    auto fail_next_work = std::make_shared<bool>(false);
+    asyncpat_test::failing_work_executor ex(io.get_executor(), fail_next_work);
+    failed_parks out;
+    auto handle = asyncpat::spawn(ex, park_and_fail<TestType>(out, fail_next_work));
+    io.poll();
+    REQUIRE(out.waiting_on_timer);
+    handle.abort();  // before the fix: called the failed receive's hook in a freed frame
+    auto join = [](asyncpat::join_handle<void> h) -> task<void> { co_await h; };
+    CHECK_THROWS_AS(asyncpat::sync_wait(io, join(std::move(handle))), std::system_error);
+    CHECK(out.receive_failures == 1);
+    CHECK(out.send_failures == 1);
+    CHECK(out.first == 1);
+    CHECK(out.second == 3);
 }
 
 namespace {

@@ -381,7 +381,12 @@ public:
             update_waiting_flags_locked();
             return true;
         }
-        w.park(h, context);
+        try {
+            w.park(h, context);
+        } catch (...) {  // out of memory: not parked, and the flags set above must not stay
+            update_waiting_flags_locked();
+            throw;
+        }
         senders_waiting_.push_back(&w);
         return false;
     }
@@ -493,6 +498,8 @@ public:
                                                std::memory_order_acq_rel)) {
                 continue;  // a send claimed a cell meanwhile
             }
+            // If this throws (out of memory), the flag set above stays: harmless, a send clears
+            // it when it finds nobody waiting (deliver_locked).
             w.park(h, context);
             receivers_waiting_.push_back(&w);
             return false;
@@ -810,8 +817,19 @@ public:
         }
         armed_ = context;
         parked_ = true;
+        bool parked;
+        try {
+            parked = static_cast<Derived*>(this)->start(caller, context);
+        } catch (...) {
+            // Parking failed (out of memory taking the executor's work unit) before the waiter
+            // was queued: the exception goes to the awaiting coroutine, and the hook must not
+            // outlive this awaiter.
+            parked_ = false;
+            disarm_hook<State::serial_hook>(std::exchange(armed_, nullptr));
+            throw;
+        }
         // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (static_cast<Derived*>(this)->start(caller, context)) return next_ready();
+        if (parked) return next_ready();
         parked_ = false;
         return transfer_to(caller);
     }

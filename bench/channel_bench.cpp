@@ -342,7 +342,7 @@ asyncpat::task<std::uint64_t> oneshot_asyncpat(int rounds) {
     std::uint64_t sum = 0;
     for (int i = 0; i < rounds; ++i) {
         auto [tx, rx] = Oneshot::make();
-        asyncpat::spawn(ex, send_once(std::move(tx), static_cast<std::uint64_t>(i))).detach();
+        asyncpat::spawn_detached(ex, send_once(std::move(tx), static_cast<std::uint64_t>(i)));
         sum += co_await rx;
     }
     co_return sum;

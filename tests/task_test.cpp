@@ -268,6 +268,55 @@ TEST_CASE("detached exceptions reach the unhandled exception handler", "[task][s
     CHECK(seen == std::vector<std::string>{"boom", "boom"});
 }
 
+TEST_CASE("spawn_detached runs a task with no handle; its exception is reported", "[task][spawn]") {
+    std::vector<std::string> seen;
+    auto previous = asyncpat::set_unhandled_exception_handler([&seen](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            seen.emplace_back(ex.what());
+        }
+    });
+    asyncpat_test::lifetime_counter counter;
+    int sum = 0;
+    {
+        asio::io_context io(1);
+        // A task, and a callable whose captures and arguments live as long as the task.
+        asyncpat::spawn_detached(io, thrower());
+        asyncpat::spawn_detached(
+            io,
+            [&sum,
+             kept = asyncpat_test::tracked(counter, 5)](asyncpat_test::tracked arg) -> task<void> {
+                co_await asyncpat::this_task::yield();
+                sum += kept.value() + arg.value();
+            },
+            asyncpat_test::tracked(counter, 6));
+        CHECK(sum == 0);  // never inside spawn_detached
+        io.run();
+        CHECK(counter.alive() == 0);  // freed when the task finished
+        // One that never finishes is destroyed with the io_context, not leaked.
+        asyncpat::spawn_detached(io.get_executor(),
+                                 [kept = asyncpat_test::tracked(counter, 7)]() -> task<void> {
+                                     co_await asyncpat::sleep_for(1h);
+                                 });
+        io.restart();
+        io.run_for(2ms);
+        CHECK(counter.alive() == 1);
+    }
+    asyncpat::set_unhandled_exception_handler(previous);
+    CHECK(sum == 11);
+    CHECK(counter.alive() == 0);
+    CHECK(seen == std::vector<std::string>{"boom"});
+}
+
+TEST_CASE("spawn_detached: a callable that throws runs nothing and propagates", "[task][spawn]") {
+    asio::io_context io(1);
+    // Not a coroutine: the call that would make the task throws, inside spawn_detached.
+    auto does_not_make_a_task = [](int) -> task<void> { throw std::runtime_error("not made"); };
+    CHECK_THROWS_WITH(asyncpat::spawn_detached(io, does_not_make_a_task, 1), "not made");
+    CHECK(io.run() == 0);
+}
+
 TEST_CASE("a handler that throws does not escape into the executor", "[task][spawn]") {
     auto previous = asyncpat::set_unhandled_exception_handler(
         [](std::exception_ptr) { throw std::logic_error("handler failed"); });

@@ -312,9 +312,10 @@ private:
 template <typename T, typename Function, typename... Args>
 class spawn_state final : public join_state<T> {
 public:
+    // refs: 2 with a join handle, 1 for a detached spawn (only the running task's).
     template <typename Executor, typename F, typename... A>
-    spawn_state(Executor&& ex, F&& function, A&&... args)
-        : join_state<T>(std::forward<Executor>(ex), 2),
+    spawn_state(std::uint32_t refs, Executor&& ex, F&& function, A&&... args)
+        : join_state<T>(std::forward<Executor>(ex), refs),
           callable_(std::in_place, std::forward<F>(function),
                     std::tuple<Args...>(std::forward<A>(args)...)) {}
 
@@ -357,7 +358,8 @@ template <typename T>
 class spawned_task_state final : public join_state<T> {
 public:
     template <typename Executor>
-    explicit spawned_task_state(Executor&& ex) : join_state<T>(std::forward<Executor>(ex), 2) {}
+    spawned_task_state(std::uint32_t refs, Executor&& ex)
+        : join_state<T>(std::forward<Executor>(ex), refs) {}
     void launch(task<T> work) { this->start(std::move(work)); }
 
 private:
@@ -548,26 +550,75 @@ struct spawn_result {
 ///
 /// @par Thread safety
 /// May be called from any thread.
-template <typename Executor, typename F, typename... Args>
-auto spawn(Executor&& ex, F&& function, Args&&... args) {
+namespace detail {
+// Makes the spawned state (with `refs` references: the running task's, and the join handle's
+// if there is one) and launches the task. `adopt` takes the state before the launch, so that
+// the handle's reference is dropped if the launch throws.
+template <typename Executor, typename F, typename... Args, typename Adopt>
+void launch_spawned(std::uint32_t refs, Adopt&& adopt, Executor&& ex, F&& function,
+                    Args&&... args) {
     static_assert(detail::executor_or_context<Executor>,
                   "asyncpat::spawn: the first argument must be an executor or an io_context");
     if constexpr (detail::is_task<std::decay_t<F>>::value) {
         static_assert(sizeof...(Args) == 0, "asyncpat::spawn(executor, task) takes no arguments");
         using T = typename std::decay_t<F>::value_type;
-        auto* state = new detail::spawned_task_state<T>(detail::executor_arg(ex));
-        join_handle<T> handle{state};  // owns the handle's reference, also if launch throws
+        auto* state = new detail::spawned_task_state<T>(refs, detail::executor_arg(ex));
+        adopt(state);
         state->launch(std::forward<F>(function));
-        return handle;
     } else {
         using T = typename detail::spawn_result<F, Args...>::type;
         using state_type = detail::spawn_state<T, std::decay_t<F>, std::decay_t<Args>...>;
-        auto* state = new state_type(detail::executor_arg(ex), std::forward<F>(function),
+        auto* state = new state_type(refs, detail::executor_arg(ex), std::forward<F>(function),
                                      std::forward<Args>(args)...);
-        join_handle<T> handle{state};  // owns the handle's reference, also if launch throws
+        adopt(state);
         state->launch();
-        return handle;
     }
+}
+
+template <typename F, typename... Args>
+struct spawned_value {
+    using type = typename spawn_result<F, Args...>::type;
+};
+template <typename T>
+struct spawned_value<task<T>> {
+    using type = T;
+};
+}  // namespace detail
+
+/// Runs a task concurrently on `ex` (an executor or an execution context such as an
+/// `io_context`) and returns its `join_handle`.
+///
+/// `spawn(ex, function, args...)` moves the callable and the arguments into the spawned state
+/// and calls `function(std::move(args)...)` from there, so a capturing lambda and its captures
+/// live as long as the task (the C++ counterpart of tokio's `'static` rule). The call happens
+/// inside `spawn` (it only creates the lazy task, and its exceptions propagate out of `spawn`);
+/// the task's body starts later, through `asio::post` on `ex`, never inside `spawn`.
+/// `spawn(ex, task)` runs an existing task.
+///
+/// @par Thread safety
+/// May be called from any thread.
+template <typename Executor, typename F, typename... Args>
+auto spawn(Executor&& ex, F&& function, Args&&... args) {
+    using T = typename detail::spawned_value<std::decay_t<F>, std::decay_t<Args>...>::type;
+    join_handle<T> handle;  // owns the handle's reference, also if the launch throws
+    detail::launch_spawned(
+        2, [&handle](detail::join_state<T>* state) noexcept { handle = join_handle<T>{state}; },
+        std::forward<Executor>(ex), std::forward<F>(function), std::forward<Args>(args)...);
+    return handle;
+}
+
+/// Runs a task concurrently on `ex` with nobody to join it: `spawn(...)` followed by
+/// `.detach()`, without the handle (tokio's `spawn` with the handle dropped, Asio's `co_spawn`
+/// with `detached`). Saves the handle's reference, one atomic operation. An exception the task
+/// ends with goes to the unhandled exception handler (Asio's `detached` drops it).
+///
+/// @par Thread safety
+/// May be called from any thread.
+template <typename Executor, typename F, typename... Args>
+void spawn_detached(Executor&& ex, F&& function, Args&&... args) {
+    detail::launch_spawned(
+        1, [](auto*) noexcept {}, std::forward<Executor>(ex), std::forward<F>(function),
+        std::forward<Args>(args)...);
 }
 
 // ------------------------------------------------------------------------------------------------

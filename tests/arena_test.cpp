@@ -8,14 +8,18 @@
 
 #include "support/alloc_counter.hpp"
 #include "support/catch.hpp"
+#include "support/failing_work_executor.hpp"
 #include "support/runner.hpp"
 
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -106,6 +110,56 @@ TEST_CASE("messages outlive the arena object", "[arena]") {
     }
     CHECK(kept.as_string_view() == "still here");
     CHECK(view == std::string_view("still here"));
+}
+
+namespace {
+// An alloc that cannot park (taking the executor's work unit throws), in a task of its own so
+// that its frame is gone when the exception has arrived.
+task<void> alloc_failing_to_park(message_arena& arena, bool& fail_next_work) {
+    fail_next_work = true;
+    (void)co_await arena.alloc(std::string_view("never"));
+}
+
+struct arena_park_outcome {
+    int failures = 0;
+    std::string reused;
+    bool waiting = false;
+};
+
+task<void> arena_park_fails(message_arena& arena, arena_park_outcome& out,
+                            std::shared_ptr<bool> fail_next_work) {
+    message_ref held = arena.try_alloc("held");  // the only slot
+    try {
+        co_await alloc_failing_to_park(arena, *fail_next_work);
+    } catch (std::bad_alloc const&) {
+        ++out.failures;
+    }
+    // The failed alloc is not waiting: the released slot goes back to the arena.
+    held = message_ref();
+    message_ref again = arena.try_alloc("again");
+    out.reused = std::string(again.as_string_view());
+    // Aborted while waiting here: only the timer may see the cancellation.
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1h);
+    out.waiting = true;
+    co_await timer.async_wait(asyncpat::use_task);
+}
+}  // namespace
+
+TEST_CASE("an alloc that fails to park (out of memory) leaves nothing behind", "[arena]") {
+    asio::io_context io(1);
+    auto fail_next_work = std::make_shared<bool>(false);
+    asyncpat_test::failing_work_executor ex(io.get_executor(), fail_next_work);
+    message_arena arena(1, 16);
+    arena_park_outcome out;
+    auto handle = asyncpat::spawn(ex, arena_park_fails(arena, out, fail_next_work));
+    io.poll();
+    REQUIRE(out.waiting);
+    handle.abort();
+    auto join = [](asyncpat::join_handle<void> h) -> task<void> { co_await h; };
+    CHECK_THROWS_AS(asyncpat::sync_wait(io, join(std::move(handle))), std::system_error);
+    CHECK(out.failures == 1);
+    CHECK(out.reused == "again");
+    CHECK(arena.live_slots() == 0);
 }
 
 TEST_CASE("alloc waits for a free slot; a cancelled wait holds none", "[arena]") {

@@ -8,13 +8,17 @@
 #include <asyncpat/spawn.hpp>
 
 #include "support/catch.hpp"
+#include "support/failing_work_executor.hpp"
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -211,6 +215,53 @@ TEMPLATE_TEST_CASE("oneshot: a cancelled receive takes nothing; the value waits 
         co_return accounted;
     };
     CHECK(run(body()) == 20'000);
+}
+
+namespace {
+// A receive that cannot park (taking the executor's work unit throws), in a task of its own so
+// that its frame is gone when the exception has arrived.
+template <typename Receiver>
+task<void> receive_failing_to_park(Receiver& rx, bool& fail_next_work) {
+    fail_next_work = true;
+    (void)co_await rx;
+}
+
+template <typename Kind>
+task<void> oneshot_park_fails(int& failures, std::optional<int>& received, bool& waiting,
+                              std::shared_ptr<bool> fail_next_work) {
+    auto [tx, rx] = make<int, Kind>();
+    try {
+        co_await receive_failing_to_park(rx, *fail_next_work);
+    } catch (std::bad_alloc const&) {
+        ++failures;
+    }
+    // The receiver took nothing and can still receive.
+    CHECK_FALSE(tx.send(5));
+    received = co_await rx;
+    // Aborted while waiting here: only the timer may see the cancellation.
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 1h);
+    waiting = true;
+    co_await timer.async_wait(asyncpat::use_task);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("oneshot: a receive that fails to park (out of memory) leaves nothing behind",
+                   "[oneshot]", asyncpat::channel_kind::concurrent, asyncpat::channel_kind::local) {
+    asio::io_context io(1);
+    auto fail_next_work = std::make_shared<bool>(false);
+    asyncpat_test::failing_work_executor ex(io.get_executor(), fail_next_work);
+    int failures = 0;
+    std::optional<int> received;
+    bool waiting = false;
+    auto handle = asyncpat::spawn(
+        ex, oneshot_park_fails<TestType>(failures, received, waiting, fail_next_work));
+    io.poll();
+    REQUIRE(waiting);
+    handle.abort();
+    auto join = [](asyncpat::join_handle<void> h) -> task<void> { co_await h; };
+    CHECK_THROWS_AS(asyncpat::sync_wait(io, join(std::move(handle))), std::system_error);
+    CHECK(failures == 1);
+    CHECK(received == 5);
 }
 
 TEST_CASE("oneshot: a sender on another thread wakes a parked receive", "[oneshot]") {

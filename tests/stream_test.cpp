@@ -562,6 +562,96 @@ TEST_CASE("for_each_concurrent runs up to n at once and waits for all", "[stream
     CHECK(log.running == 0);
 }
 
+namespace {
+// A call of for_each_concurrent that counts itself in flight until its frame ends (also when
+// it is cancelled), and fails when its item is `failing`.
+struct call_log {
+    int in_flight = 0;
+    int completed = 0;
+    int in_flight_when_caught = -1;
+};
+struct in_flight_guard {
+    int* count;
+    ~in_flight_guard() { --*count; }
+};
+struct call_failed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+task<void> slow_call(call_log& log, int item, int failing) {
+    ++log.in_flight;
+    in_flight_guard guard{&log.in_flight};
+    co_await asyncpat::this_task::yield();
+    if (item == failing) throw call_failed("call failed");
+    for (int i = 0; i < 50; ++i) co_await asyncpat::this_task::yield();
+    ++log.completed;
+}
+generator<int> paced_then_throws(int n) {
+    for (int i = 0; i < n; ++i) {
+        co_yield i;
+        co_await asyncpat::this_task::yield();  // the calls start meanwhile
+    }
+    throw std::runtime_error("generator failed");
+}
+
+template <typename S>
+task<std::string> for_each_concurrent_outcome(S stream, std::size_t limit, call_log& log,
+                                              int failing) {
+    std::string what;
+    try {
+        co_await asyncpat::for_each_concurrent(std::move(stream), limit, [&log, failing](int x) {
+            return slow_call(log, x, failing);
+        });
+        what = "no error";
+    } catch (const call_failed& e) {
+        what = std::string("call_failed: ") + e.what();
+    } catch (const std::system_error& e) {
+        what = e.code() == asio::error::operation_aborted ? "aborted" : e.what();
+    } catch (const std::exception& e) {
+        what = e.what();
+    }
+    log.in_flight_when_caught = log.in_flight;
+    co_return what;
+}
+}  // namespace
+
+TEST_CASE("for_each_concurrent: on an error no call outlives it; a call's error comes as itself",
+          "[stream][concurrent][errors]") {
+    SECTION("the stream fails while calls run") {
+        call_log log;
+        CHECK(run(for_each_concurrent_outcome(paced_then_throws(3), 4, log, -1)) ==
+              "generator failed");
+        CHECK(log.in_flight_when_caught == 0);
+        CHECK(log.completed == 0);  // cancelled, not left running
+    }
+    SECTION("a call fails below the limit, after the stream ended") {
+        call_log log;
+        CHECK(run(for_each_concurrent_outcome(asyncpat::from_range(std::vector<int>{0, 1, 2}), 8,
+                                              log, 0)) == "call_failed: call failed");
+        CHECK(log.in_flight_when_caught == 0);
+        CHECK(log.completed == 0);  // the slow calls were cancelled
+    }
+    SECTION("a call fails at the limit") {
+        call_log log;
+        CHECK(run(for_each_concurrent_outcome(count_to(10), 2, log, 1)) ==
+              "call_failed: call failed");
+        CHECK(log.in_flight_when_caught == 0);
+    }
+    SECTION("the caller is aborted while calls run") {
+        asio::io_context io(1);
+        call_log log;
+        auto handle = asyncpat::spawn(io, for_each_concurrent_outcome(count_to(10), 3, log, -1));
+        for (int i = 0; i < 5; ++i) io.run_one();
+        REQUIRE(log.in_flight > 0);
+        handle.abort();
+        auto join = [](asyncpat::join_handle<std::string> h) -> task<std::string> {
+            co_return co_await h;
+        };
+        CHECK(asyncpat::sync_wait(io, join(std::move(handle))) == "aborted");
+        CHECK(log.in_flight_when_caught == 0);
+        CHECK(log.in_flight == 0);
+    }
+}
+
 TEST_CASE("forward sends every item into a channel with backpressure", "[stream][sinks]") {
     auto body = []() -> task<std::vector<std::string>> {
         auto [tx, rx] = asyncpat::make_channel<std::string>(2);

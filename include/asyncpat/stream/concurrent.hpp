@@ -296,19 +296,40 @@ auto merge(Other other) {
 }
 
 /// Calls `f(item)`, which returns a task (or another awaitable; its result is dropped), for
-/// every item, with up to
-/// `limit` calls in flight at once (spawned on the caller's executor); completes when every
-/// call has finished. The first failure is rethrown once noticed; the calls still running are
-/// then cancelled. Throws `std::invalid_argument` for a limit of 0.
+/// every item, with up to `limit` calls in flight at once (spawned on the caller's executor);
+/// completes when every call has finished.
+///
+/// Errors: the first failure of a call is rethrown as itself (not wrapped). A failure is
+/// noticed when a call slot is needed at the limit, or after the stream ended. When a call
+/// failed, the stream threw, or the awaiting task was cancelled, the calls still running are
+/// cancelled and awaited before the exception leaves: no call outlives `for_each_concurrent`
+/// (later failures of those calls are dropped, as tokio drops the other futures). Throws
+/// `std::invalid_argument` for a limit of 0.
 template <async_stream S, typename F>
 task<void> for_each_concurrent(S stream, std::size_t limit, F f) {
     detail::check_limit(limit, "for_each_concurrent");
     task_group<void> group(co_await this_task::executor);
-    while (std::optional<stream_value_t<S>> item = co_await stream.next()) {
-        if (group.size() >= limit) (void)co_await group.next();
-        group.spawn(detail::as_void_task(std::invoke(f, std::move(*item))));
+    std::exception_ptr failure;
+    try {
+        while (std::optional<stream_value_t<S>> item = co_await stream.next()) {
+            if (group.size() >= limit) (void)co_await group.next();  // rethrows a failure
+            group.spawn(detail::as_void_task(std::invoke(f, std::move(*item))));
+        }
+        for (;;) {
+            bool const collected = co_await group.next();
+            if (!collected) break;
+        }
+    } catch (...) {
+        failure = std::current_exception();
     }
-    co_await group.join_all();
+    if (failure) {
+        group.cancel();
+        try {
+            co_await group.join_all();  // waits for every call, even if this task is cancelled
+        } catch (...) {                 // the calls' own outcomes: cancellation, or later failures
+        }
+        std::rethrow_exception(failure);
+    }
 }
 
 }  // namespace asyncpat

@@ -24,9 +24,11 @@
 #include <optional>
 #include <ranges>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -158,6 +160,26 @@ TEST_CASE("sources: from_range, iterate, once, empty, repeat_with", "[stream][so
               asyncpat::repeat_with([&calls] { return ++calls; }) | asyncpat::take(3))) ==
           std::vector<int>{1, 2, 3});
     CHECK(calls == 3);  // take(3) pulls no fourth item
+}
+
+TEST_CASE("from_range over a view copies the caller's elements; items are values",
+          "[stream][sources]") {
+    using strings = std::vector<std::string>;
+    strings names{"ada", "grace"};
+    CHECK(run(asyncpat::collect<strings>(asyncpat::from_range(std::span(names)))) == names);
+    CHECK(run(asyncpat::collect<strings>(asyncpat::from_range(
+              names | std::views::filter([](const std::string& n) { return n.size() > 3; })))) ==
+          strings{"grace"});
+    CHECK(names == strings{"ada", "grace"});  // not moved from
+    // A proxy reference (std::vector<bool>) becomes a value: nothing refers into the stream.
+    auto first_of = []() -> task<std::optional<bool>> {
+        auto s = asyncpat::from_range(std::vector<bool>{true, false});
+        co_return co_await s.next();
+    };
+    static_assert(
+        std::is_same_v<
+            asyncpat::stream_value_t<decltype(asyncpat::from_range(std::vector<bool>{}))>, bool>);
+    CHECK(run(first_of()) == std::optional<bool>(true));
 }
 
 TEST_CASE("a range stream moved between pulls continues where it was", "[stream][sources]") {
@@ -302,6 +324,21 @@ TEST_CASE("an exception in a generator's body reaches the consumer, then the str
     CHECK(run(outcome(throws_after(2))) == "0,1,error:generator failed,end");
     CHECK(run(outcome(throws_after(2) | asyncpat::map([](int x) { return x + 1; }))) ==
           "1,2,error:generator failed,end");
+}
+
+TEST_CASE("iterate calls f only when the next item is pulled", "[stream][sources]") {
+    int calls = 0;
+    auto doubling = [&calls](int x) {
+        ++calls;
+        if (x >= 4) throw std::runtime_error("too far");
+        return x * 2;
+    };
+    // take(3) needs 1, 2, 4: f runs twice, never on 4 (where it would throw).
+    CHECK(run(asyncpat::collect<std::vector<int>>(asyncpat::iterate(1, doubling) |
+                                                  asyncpat::take(3))) == std::vector<int>{1, 2, 4});
+    CHECK(calls == 2);
+    // Pulled further, the error comes after the items before it.
+    CHECK(run(outcome(asyncpat::iterate(1, doubling))) == "1,2,4,error:too far,end");
 }
 
 TEST_CASE("an exception in an adapter's function reaches the consumer, then the stream ends",
@@ -782,6 +819,59 @@ TEST_CASE("timeout on a channel receiver loses no value at the deadline", "[stre
         co_return timed_out&& left ? 1 : 0;
     };
     CHECK(asyncpat_test::run_in_virtual_time(body()) == 1);
+}
+
+namespace {
+template <typename S>
+task<std::string> chunk_outcome(S stream) {
+    std::string log;
+    for (;;) {
+        try {
+            auto chunk = co_await stream.next();
+            if (!chunk) break;
+            log += "[";
+            for (int x : *chunk) log += std::to_string(x);
+            log += "]";
+        } catch (const std::runtime_error& e) {
+            log += std::string("error:") + e.what() + ",";
+        }
+    }
+    co_return log + "end";
+}
+}  // namespace
+
+TEST_CASE("chunks and ready_chunks deliver the items before an error, then the error",
+          "[stream][errors]") {
+    CHECK(run(chunk_outcome(throws_after(5) | asyncpat::chunks(2))) ==
+          "[01][23][4]error:generator failed,end");
+    CHECK(run(chunk_outcome(throws_after(3) | asyncpat::ready_chunks(8))) ==
+          "[012]error:generator failed,end");
+}
+
+TEST_CASE("dropping buffered drops the failures nobody read (not reported)",
+          "[stream][concurrent][errors]") {
+    int reported = 0;
+    auto previous =
+        asyncpat::set_unhandled_exception_handler([&reported](std::exception_ptr) { ++reported; });
+    auto failing = []() -> task<int> {
+        co_await asyncpat::this_task::yield();
+        throw std::runtime_error("unread failure");
+    };
+    auto items = [](auto make_failing) -> generator<task<int>> {
+        co_yield [](int v) -> task<int> { co_return v; }(1);
+        for (int i = 0; i < 3; ++i) co_yield make_failing();
+    };
+    auto body = [](generator<task<int>> stream) -> task<int> {
+        auto s = std::move(stream) | asyncpat::buffer_unordered(4);
+        auto first = co_await s.next();
+        // Let the failing ones finish before the stream is dropped unread.
+        for (int i = 0; i < 10; ++i) co_await asyncpat::this_task::yield();
+        co_return first.value_or(-1);
+    };
+    int const first = run(body(items(failing)));
+    asyncpat::set_unhandled_exception_handler(previous);
+    CHECK(first == 1);
+    CHECK(reported == 0);
 }
 
 TEST_CASE("ready_chunks takes what is ready, up to n", "[stream][concurrent]") {

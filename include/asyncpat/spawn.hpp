@@ -249,6 +249,10 @@ public:
                                                std::memory_order_acquire);
     }
 
+    // Nobody will take the outcome, and nobody wants it reported: set by its only taker (the
+    // handle) before it lets go, so the last release orders it before report_if_unobserved.
+    void discard_outcome() noexcept { taken_ = true; }
+
     // Takes the outcome (once); rethrows the task's exception.
     T take() {
         if (taken_) throw std::system_error(make_error_code(errc::already_joined));
@@ -424,6 +428,21 @@ public:
     void detach() noexcept {
         if (state_) std::exchange(state_, nullptr)->release();
     }
+
+    /// @cond internal
+    // For work whose result nobody wants any more (a stream adapter dropped early): aborts the
+    // task if it still runs and lets go of it; its outcome, an exception included, is dropped
+    // rather than reported as unhandled.
+    void abort_and_discard() noexcept {
+        if (!state_) return;
+        state_->discard_outcome();
+        try {
+            abort();
+        } catch (...) {  // out of memory dispatching the cancellation: the task runs on
+        }
+        detach();
+    }
+    /// @endcond
 
     /// The executor the task runs on.
     any_executor get_executor() const {

@@ -127,8 +127,9 @@ public:
         std::unique_lock<std::mutex> lock(mutex_);
         unlink(member);
         if (closed_) {
+            bool const report = !discard_uncollected_;
             lock.unlock();
-            member->report_uncollected();
+            if (report) member->report_uncollected();
             member->release();
             return std::noop_coroutine();
         }
@@ -196,9 +197,11 @@ public:
     void close() noexcept {
         std::deque<group_member<T>*> finished;
         waiter* parked = nullptr;
+        bool report = true;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             closed_ = true;
+            report = !discard_uncollected_;
             finished.swap(finished_);
             parked = std::exchange(waiting_, nullptr);
             if (parked) parked->cancelled = true;
@@ -215,9 +218,15 @@ public:
         }
         cancel_running(asio::cancellation_type::terminal);
         for (group_member<T>* m : finished) {
-            m->report_uncollected();
+            if (report) m->report_uncollected();
             m->release();
         }
+    }
+
+    // Outcomes nobody collected before close() are dropped instead of reported.
+    void discard_uncollected() noexcept {
+        std::lock_guard<std::mutex> lock(mutex_);
+        discard_uncollected_ = true;
     }
 
 private:
@@ -250,6 +259,7 @@ private:
     std::deque<group_member<T>*> finished_;
     waiter* waiting_ = nullptr;
     bool closed_ = false;
+    bool discard_uncollected_ = false;
 };
 
 }  // namespace detail
@@ -307,6 +317,12 @@ public:
     void cancel(asio::cancellation_type type = asio::cancellation_type::terminal) {
         state_->cancel_running(type);
     }
+
+    /// @cond internal
+    // For a group whose results nobody wants once its owner goes (a stream adapter dropped
+    // early): exceptions of tasks not collected by then are dropped, not reported.
+    void discard_uncollected() noexcept { state_->discard_uncollected(); }
+    /// @endcond
 
     class next_awaiter {
     public:

@@ -10,6 +10,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -253,11 +254,21 @@ auto then_generator(S stream, F function)
         co_yield co_await std::invoke(function, std::move(*item));
 }
 
+// The items that came before an error are delivered first (a partial chunk); the error comes
+// with the next pull.
 template <async_stream S>
 generator<std::vector<stream_value_t<S>>> chunks_generator(S stream, std::size_t size) {
     std::vector<stream_value_t<S>> chunk;
     chunk.reserve(size);
-    while (std::optional<stream_value_t<S>> item = co_await stream.next()) {
+    std::exception_ptr error;
+    for (;;) {
+        std::optional<stream_value_t<S>> item;
+        try {
+            item = co_await stream.next();
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (!item) break;
         chunk.push_back(std::move(*item));
         if (chunk.size() == size) {
             co_yield std::exchange(chunk, {});
@@ -265,6 +276,7 @@ generator<std::vector<stream_value_t<S>>> chunks_generator(S stream, std::size_t
         }
     }
     if (!chunk.empty()) co_yield std::move(chunk);
+    if (error) std::rethrow_exception(error);
 }
 
 template <async_stream S>

@@ -65,15 +65,17 @@ inline void check_limit(std::size_t limit, char const* adapter) {
                                     ": the limit must be at least 1");
 }
 
-// Spawned tasks that must not outlive their stream: aborted when it is destroyed.
+// Spawned tasks that must not outlive their stream: aborted when it is destroyed, and their
+// outcomes dropped (not reported as unhandled exceptions).
 template <typename T>
 class aborting_handles {
 public:
     aborting_handles() = default;
     aborting_handles(const aborting_handles&) = delete;
     aborting_handles& operator=(const aborting_handles&) = delete;
+    // The stream was dropped: nobody will read these results, failed ones included.
     ~aborting_handles() {
-        for (join_handle<T>& handle : handles_) handle.abort();
+        for (join_handle<T>& handle : handles_) handle.abort_and_discard();
     }
     std::deque<join_handle<T>>& operator*() noexcept { return handles_; }
     std::deque<join_handle<T>>* operator->() noexcept { return &handles_; }
@@ -108,6 +110,7 @@ template <async_stream S>
 generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
                                                                        std::size_t limit) {
     task_group<task_result_t<stream_value_t<S>>> group(co_await this_task::executor);
+    group.discard_uncollected();  // dropped early, the stream's unread results are nobody's
     bool source_ended = false;
     for (;;) {
         while (!source_ended && group.size() < limit) {
@@ -231,9 +234,14 @@ generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::
     bool ended = false;
     while (!ended) {
         std::optional<feed_event<value_type>> event = co_await rx.receive();
+        if (!event) co_return;  // the feeder is gone
         std::vector<value_type> chunk;
+        std::exception_ptr error;
         while (event) {
-            if (event->error) std::rethrow_exception(event->error);
+            if (event->error) {
+                error = event->error;
+                break;
+            }
             if (!event->item) {
                 ended = true;
                 break;
@@ -242,8 +250,10 @@ generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::
             if (chunk.size() == limit) break;
             event = rx.try_receive();
         }
-        if (!event && chunk.empty()) co_return;
+        // The items that came before an error are delivered first; the error comes with the
+        // next pull.
         if (!chunk.empty()) co_yield std::move(chunk);
+        if (error) std::rethrow_exception(error);
     }
 }
 

@@ -27,7 +27,8 @@ namespace detail {
 template <std::ranges::input_range R>
 class range_producer {
 public:
-    using item_type = std::remove_cvref_t<std::ranges::range_reference_t<R>>;
+    // Items are values, never references or proxies into the range (std::vector<bool>).
+    using item_type = std::ranges::range_value_t<R>;
     explicit range_producer(R range) : range_(std::move(range)) {}
     range_producer(range_producer&& other) noexcept(std::is_nothrow_move_constructible_v<R>)
         : range_(std::move(other.range_)), taken_(other.taken_) {
@@ -47,14 +48,23 @@ public:
     std::optional<item_type> operator()() {
         if (!position_) position_.emplace(std::ranges::begin(range_));
         if (*position_ == std::ranges::end(range_)) return std::nullopt;
-        // The range is owned here: its elements may be moved out.
-        std::optional<item_type> item(std::in_place, std::move(**position_));
+        std::optional<item_type> item;
+        if constexpr (moves_elements_out)
+            item.emplace(std::move(**position_));  // a container owned here
+        else
+            item.emplace(**position_);  // a view: the elements are the caller's
+
         ++*position_;
         ++taken_;
         return item;
     }
 
 private:
+    // Elements may be moved out of a container the producer owns, never out of a view (a
+    // span, a filter over the caller's vector ...), whose elements belong to the caller.
+    static constexpr bool moves_elements_out =
+        !std::ranges::view<R> && std::is_lvalue_reference_v<std::ranges::range_reference_t<R>>;
+
     void rebase(range_producer& other) {
         if (!other.position_) return;
         if constexpr (std::ranges::forward_range<R>)
@@ -70,14 +80,19 @@ private:
     std::size_t taken_ = 0;
 };
 
+// f runs when the next item is pulled, not ahead of it: a stream cut short by take(n) never
+// calls f on the last item, and an exception from f comes after the items before it.
 template <typename T, typename F>
 struct iterate_producer {
-    std::optional<T> next;
+    std::optional<T> current;
     F function;
+    bool started = false;
     std::optional<T> operator()() {
-        std::optional<T> item = next;
-        next.emplace(std::invoke(function, std::as_const(*item)));
-        return item;
+        if (started)
+            current.emplace(std::invoke(function, std::as_const(*current)));
+        else
+            started = true;
+        return current;
     }
 };
 
@@ -111,9 +126,11 @@ struct bytes_chunk_producer {
 
 }  // namespace detail
 
-/// The elements of `range`, which the stream owns: a container is moved in (an rvalue) or
-/// copied (an lvalue), and its elements are moved out as items; a view is kept by value, and
-/// the data it refers to must outlive the stream. Synchronous: a pull never suspends.
+/// The elements of `range` as values (`range_value_t`). A container is moved in (an rvalue) or
+/// copied (an lvalue) and owned by the stream, and its elements are moved out as items. A view
+/// (`std::span`, a filter over a vector ...) is kept by value and its elements are copied: the
+/// data it refers to is the caller's, left intact, and must outlive the stream. Synchronous: a
+/// pull never suspends.
 template <std::ranges::input_range R>
 auto from_range(R&& range) {
     using owned = std::remove_cvref_t<R>;
@@ -121,7 +138,8 @@ auto from_range(R&& range) {
         detail::range_producer<owned>{owned(std::forward<R>(range))}};
 }
 
-/// `seed`, `f(seed)`, `f(f(seed))` ... without end (limit it with `take`).
+/// `seed`, `f(seed)`, `f(f(seed))` ... without end (limit it with `take`). Each `f` call
+/// happens when its item is pulled.
 template <typename T, typename F>
 auto iterate(T seed, F&& function) {
     using producer = detail::iterate_producer<T, std::decay_t<F>>;

@@ -4,6 +4,7 @@
 #include <asyncpat/task.hpp>
 
 #include <asyncpat/combinators.hpp>
+#include <asyncpat/task_group.hpp>
 
 #include "support/alloc_counter.hpp"
 #include "support/catch.hpp"
@@ -19,11 +20,13 @@
 #include <asio/use_future.hpp>
 
 #include <chrono>
+#include <fcntl.h>
 #include <future>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -315,6 +318,24 @@ TEST_CASE("spawn_detached: a callable that throws runs nothing and propagates", 
     auto does_not_make_a_task = [](int) -> task<void> { throw std::runtime_error("not made"); };
     CHECK_THROWS_WITH(asyncpat::spawn_detached(io, does_not_make_a_task, 1), "not made");
     CHECK(io.run() == 0);
+}
+
+TEST_CASE("an unjoined exception is reported even when stderr cannot be written", "[task][spawn]") {
+    // stderr on a full device: the default report fails, and must not terminate.
+    int const full = ::open("/dev/full", O_WRONLY);
+    if (full < 0) {
+        WARN("no /dev/full here: skipped");
+        return;
+    }
+    int const saved = ::dup(2);
+    ::dup2(full, 2);
+    asio::io_context io(1);
+    asyncpat::spawn_detached(io, thrower());
+    std::size_t const ran = io.run();
+    ::dup2(saved, 2);
+    ::close(saved);
+    ::close(full);
+    CHECK(ran > 0);
 }
 
 TEST_CASE("a handler that throws does not escape into the executor", "[task][spawn]") {
@@ -697,6 +718,41 @@ TEST_CASE("a task awaited twice is a clear error", "[task]") {
         co_return -1;
     };
     CHECK(run(twice()) == 2);
+}
+
+TEST_CASE("an empty or already awaited task handed to a runner is a clear error", "[task]") {
+    asio::io_context io(1);
+    auto moved_from = add_one(1);
+    auto taken = std::move(moved_from);
+    CHECK_THROWS_AS(asyncpat::spawn(io, std::move(moved_from)), std::logic_error);
+    CHECK_THROWS_AS(asyncpat::spawn_detached(io, std::move(moved_from)), std::logic_error);
+    CHECK_THROWS_AS(asyncpat::spawn(io, [] { return task<int>{}; }), std::logic_error);
+    CHECK_THROWS_AS(asyncpat::sync_wait(io, std::move(moved_from)), std::logic_error);
+    asyncpat::task_group<int> group(io);
+    CHECK_THROWS_AS(group.spawn(std::move(moved_from)), std::logic_error);
+    CHECK(group.empty());
+    auto awaited_then_spawned = []() -> task<int> {
+        auto t = add_one(1);
+        int const first = co_await std::move(t);
+        auto ex = co_await asyncpat::this_task::executor;
+        try {
+            auto handle = asyncpat::spawn(ex, std::move(t));  // its frame already ran
+        } catch (const std::logic_error&) {
+            co_return first;
+        }
+        co_return -1;
+    };
+    CHECK(asyncpat::sync_wait(io, awaited_then_spawned()) == 2);
+    auto empty_child = []() -> task<int> {
+        try {
+            auto [a, b] = co_await asyncpat::when_all(add_one(1), task<int>{});
+            co_return a + b;
+        } catch (const std::logic_error&) {
+            co_return 7;
+        }
+    };
+    CHECK(asyncpat::sync_wait(io, empty_child()) == 7);
+    CHECK(asyncpat::sync_wait(io, std::move(taken)) == 2);  // the valid one still runs
 }
 
 TEST_CASE("sleep_for measures from when it is awaited", "[combinators]") {

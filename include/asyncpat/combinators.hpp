@@ -202,7 +202,9 @@ template <typename... Ts>
 class children_awaiter : public children_awaiter_base<children_awaiter<Ts...>> {
 public:
     children_awaiter(bool race, task<Ts>... work)
-        : children_awaiter_base<children_awaiter>(race, sizeof...(Ts)), work_(std::move(work)...) {}
+        : children_awaiter_base<children_awaiter>(race, sizeof...(Ts)), work_(std::move(work)...) {
+        std::apply([](const auto&... w) { (check_startable(w, "when_all/race"), ...); }, work_);
+    }
 
     template <std::size_t I>
     auto& child() noexcept {
@@ -231,7 +233,9 @@ class children_vector_awaiter : public children_awaiter_base<children_vector_awa
 public:
     explicit children_vector_awaiter(std::vector<task<T>> work)
         : children_awaiter_base<children_vector_awaiter>(false, work.size()),
-          work_(std::move(work)) {}
+          work_(std::move(work)) {
+        for (const task<T>& w : work_) check_startable(w, "when_all");
+    }
 
     std::vector<child_ptr<T>>& children() noexcept { return children_; }
 

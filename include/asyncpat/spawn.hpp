@@ -8,10 +8,9 @@
 
 #include <asyncpat/detail/asio.hpp>
 
-#include <fmt/core.h>
-
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -39,13 +38,15 @@ struct unhandled_exception_registry {
     }
 };
 
+// C stdio, not fmt::print: this must not throw, and fmt::print throws when stderr cannot be
+// written (closed, or a full disk); a failed report is dropped.
 inline void print_unhandled_exception(std::exception_ptr error) noexcept {
     try {
         std::rethrow_exception(error);
     } catch (const std::exception& e) {
-        fmt::print(stderr, "asyncpat: a detached task ended with an exception: {}\n", e.what());
+        std::fprintf(stderr, "asyncpat: a detached task ended with an exception: %s\n", e.what());
     } catch (...) {
-        fmt::print(stderr, "asyncpat: a detached task ended with a non-standard exception\n");
+        std::fputs("asyncpat: a detached task ended with a non-standard exception\n", stderr);
     }
 }
 
@@ -63,14 +64,14 @@ inline bool is_cancellation(const std::exception_ptr& error) noexcept {
 // with the default printer.
 inline void report_unhandled_exception(std::exception_ptr error) noexcept {
     if (is_cancellation(error)) return;
-    unhandled_exception_handler handler;
-    {
-        auto& registry = unhandled_exception_registry::instance();
-        std::lock_guard<std::mutex> lock(registry.mutex);
-        handler = registry.handler;
-    }
-    if (!handler) return print_unhandled_exception(error);
     try {
+        unhandled_exception_handler handler;
+        {
+            auto& registry = unhandled_exception_registry::instance();
+            std::lock_guard<std::mutex> lock(registry.mutex);
+            handler = registry.handler;  // a copy may allocate, and throw
+        }
+        if (!handler) return print_unhandled_exception(error);
         handler(error);
     } catch (...) {
         print_unhandled_exception(std::current_exception());
@@ -79,7 +80,7 @@ inline void report_unhandled_exception(std::exception_ptr error) noexcept {
 }  // namespace detail
 
 /// Sets the handler for exceptions of detached tasks and returns the previous one. An empty
-/// handler restores the default, which prints one line to stderr with fmt.
+/// handler restores the default, which prints one line to stderr.
 /// @par Thread safety
 /// May be called from any thread; a handler already running finishes with the old value.
 inline unhandled_exception_handler set_unhandled_exception_handler(
@@ -333,6 +334,7 @@ public:
                     return std::invoke(callable_->function, std::forward<decltype(args)>(args)...);
                 },
                 std::move(callable_->args));
+            check_startable(work, "spawn");
         } catch (...) {
             this->abandon();  // drops the execution reference; the handle's goes with the throw
             throw;
@@ -581,6 +583,7 @@ void launch_spawned(std::uint32_t refs, Adopt&& adopt, Executor&& ex, F&& functi
     if constexpr (detail::is_task<std::decay_t<F>>::value) {
         static_assert(sizeof...(Args) == 0, "asyncpat::spawn(executor, task) takes no arguments");
         using T = typename std::decay_t<F>::value_type;
+        detail::check_startable(function, "spawn");
         auto* state = new detail::spawned_task_state<T>(refs, detail::executor_arg(ex));
         adopt(state);
         state->launch(std::forward<F>(function));
@@ -757,6 +760,7 @@ struct initiate_run {
     any_executor executor;
     template <typename Handler>
     void operator()(Handler&& handler, task<T> work) const {
+        check_startable(work, "async_run");
         auto* state =
             new run_state<T, std::decay_t<Handler>>(executor, std::forward<Handler>(handler));
         state->launch(std::move(work));

@@ -16,6 +16,7 @@
 #include <exception>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
@@ -180,6 +181,8 @@ public:
     }
 
     /// @cond internal
+    // Holds a frame that was never awaited: something may start it (spawn, async_run ...).
+    bool startable() const noexcept { return handle_ && !awaited_; }
     handle_type handle() const noexcept { return handle_; }
     handle_type release() noexcept { return std::exchange(handle_, nullptr); }
     /// @endcond
@@ -196,6 +199,15 @@ private:
 };
 
 namespace detail {
+// A task handed to spawn, async_run, sync_wait, a combinator or a group must hold a frame that
+// never ran: an empty one (moved from) or one already awaited is the caller's logic error.
+template <typename T>
+void check_startable(const task<T>& work, char const* where) {
+    if (!work.startable()) [[unlikely]]
+        throw std::logic_error(std::string("asyncpat: ") + where +
+                               " of an empty task (moved from, or already awaited)");
+}
+
 template <typename T>
 task<T> task_promise<T>::get_return_object() noexcept {
     return task<T>{std::coroutine_handle<task_promise>::from_promise(*this)};

@@ -459,6 +459,7 @@ private:
     }
 
     void start(task<T> work) {
+        detail::check_startable(work, "task_group::spawn");
         auto* member = new detail::group_member<T>(state_->executor(), state_);
         state_->add_running(member);
         member->launch(std::move(work));

@@ -20,6 +20,7 @@
 #include <asio/use_future.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <fcntl.h>
 #include <future>
 #include <memory>
@@ -753,6 +754,44 @@ TEST_CASE("an empty or already awaited task handed to a runner is a clear error"
     };
     CHECK(asyncpat::sync_wait(io, empty_child()) == 7);
     CHECK(asyncpat::sync_wait(io, std::move(taken)) == 2);  // the valid one still runs
+}
+
+namespace {
+// A result type aligned to a cache line (as SIMD or lock-free payloads are): every copy records
+// whether it was placed at a multiple of 64.
+struct alignas(64) line_aligned {
+    int value = 0;
+    static inline int misplaced = 0;
+    explicit line_aligned(int v) : value(v) { check(); }
+    line_aligned(const line_aligned& other) : value(other.value) { check(); }
+    line_aligned(line_aligned&& other) noexcept : value(other.value) { check(); }
+    line_aligned& operator=(const line_aligned&) = default;
+    void check() const noexcept {
+        if (reinterpret_cast<std::uintptr_t>(this) % 64 != 0) ++misplaced;
+    }
+};
+task<line_aligned> make_line_aligned(int v) {
+    co_await asyncpat::this_task::yield();
+    co_return line_aligned(v);
+}
+task<int> use_line_aligned(asyncpat::any_executor ex) {
+    int sum = 0;
+    for (int i = 0; i < 8; ++i) {
+        sum += (co_await make_line_aligned(i)).value;
+        auto handle = asyncpat::spawn(ex, make_line_aligned(i));
+        sum += (co_await handle).value;
+        auto [a, b] = co_await asyncpat::when_all(make_line_aligned(1), make_line_aligned(2));
+        sum += a.value + b.value;
+    }
+    co_return sum;
+}
+}  // namespace
+
+TEST_CASE("a result type aligned to 64 bytes is stored aligned", "[task]") {
+    asio::io_context io(1);
+    line_aligned::misplaced = 0;
+    CHECK(asyncpat::sync_wait(io, use_line_aligned(io.get_executor())) == 2 * 28 + 8 * 3);
+    CHECK(line_aligned::misplaced == 0);
 }
 
 TEST_CASE("sleep_for measures from when it is awaited", "[combinators]") {

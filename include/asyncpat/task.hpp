@@ -72,6 +72,11 @@ private:
 
 template <typename T>
 class task_promise final : public task_promise_base {
+    // The frame holds the result; frames are 64-byte aligned (see frame_allocated).
+    static_assert(alignof(std::conditional_t<std::is_reference_v<T>, void*, T>) <= 64,
+                  "asyncpat::task<T>: a T aligned beyond 64 bytes is not supported (the "
+                  "coroutine frame is 64-byte aligned); return it in a std::unique_ptr");
+
 public:
     task<T> get_return_object() noexcept;
     void unhandled_exception() noexcept { result_.set_exception(std::current_exception()); }

@@ -32,13 +32,17 @@ namespace asyncpat::detail {
 // Invariants:
 // - A block is always `class_index(size) + 1` granules long, so any thread may cache a block freed
 //   by another thread (a frame often dies on a different thread from the one that created it);
-//   the memory itself always comes from and goes back to global operator new/delete.
+//   the memory itself always comes from and goes back to global operator new/delete, aligned to
+//   a granule (64 bytes).
 // - Each free list holds at most ASYNCPAT_FRAME_CACHE_PER_CLASS blocks; the rest are deleted.
 // - The cache is emptied when its thread exits, so nothing leaks (LeakSanitizer stays quiet).
 class frame_cache {
 public:
     static constexpr std::size_t granule = 64;
     static constexpr std::size_t class_count = ASYNCPAT_FRAME_CACHE_MAX_BYTES / granule;
+    // Every block is aligned to a granule: a frame or state whose alignment is at most 64 bytes
+    // (an over-aligned result type, a cache-line-aligned member) is placed correctly.
+    static constexpr std::align_val_t block_alignment{granule};
 
     // The fast paths are forced inline: they sit in every coroutine ramp and destroy function.
     [[gnu::always_inline]] static void* allocate(std::size_t size) {
@@ -53,9 +57,9 @@ public:
                 unpoison(block, index);
                 return block;
             }
-            return ::operator new((index + 1) * granule);
+            return ::operator new((index + 1) * granule, block_alignment);
         }
-        return ::operator new(size);
+        return ::operator new(size, block_alignment);
     }
 
     [[gnu::always_inline]] static void deallocate(void* pointer, std::size_t size) noexcept {
@@ -72,7 +76,7 @@ public:
             }
             return deallocate_slow(pointer, index);
         }
-        ::operator delete(pointer, size);
+        ::operator delete(pointer, size, block_alignment);
     }
 
 private:
@@ -103,7 +107,7 @@ private:
                 while (free_block* block = cache.heads[index]) {
                     cache.heads[index] = block->next;
                     unpoison(block, index);
-                    ::operator delete(block, (index + 1) * granule);
+                    ::operator delete(block, (index + 1) * granule, block_alignment);
                 }
                 cache.counts[index] = 0;
             }
@@ -143,15 +147,29 @@ private:
             cache.limit = ASYNCPAT_FRAME_CACHE_PER_CLASS;
             return deallocate(pointer, (index + 1) * granule);
         }
-        ::operator delete(pointer, (index + 1) * granule);
+        ::operator delete(pointer, (index + 1) * granule, block_alignment);
     }
 };
 
-// Gives a promise type frames from the per-thread cache.
+// Gives a promise type frames (and a class its objects) from the per-thread cache. Blocks are
+// 64-byte aligned; an object aligned beyond that gets its own aligned allocation. (C++20 gives
+// a promise's operator new no alignment: a coroutine frame relies on the blocks' alignment, and
+// task<T> refuses a T aligned beyond 64 bytes.)
 struct frame_allocated {
     static void* operator new(std::size_t size) { return frame_cache::allocate(size); }
     static void operator delete(void* pointer, std::size_t size) noexcept {
         frame_cache::deallocate(pointer, size);
+    }
+    static void* operator new(std::size_t size, std::align_val_t alignment) {
+        if (alignment <= frame_cache::block_alignment) return frame_cache::allocate(size);
+        return ::operator new(size, alignment);
+    }
+    static void operator delete(void* pointer, std::size_t size,
+                                std::align_val_t alignment) noexcept {
+        if (alignment <= frame_cache::block_alignment)
+            frame_cache::deallocate(pointer, size);
+        else
+            ::operator delete(pointer, size, alignment);
     }
 };
 

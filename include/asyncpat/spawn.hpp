@@ -8,6 +8,8 @@
 
 #include <asyncpat/detail/asio.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -802,6 +804,9 @@ struct sync_wait_state {
     result<T> out;
     bool done = false;
     bool abandoned = false;
+    // Set (after done or abandoned, under the mutex) for a thread that runs the io_context
+    // and only looks, without the lock.
+    std::atomic<bool> ended{false};
 };
 
 // Records the outcome and wakes the waiter (if it blocks). Destroyed without being invoked (the
@@ -817,6 +822,7 @@ public:
         if (!state_) return;
         std::lock_guard<std::mutex> lock(state_->mutex);
         state_->abandoned = true;
+        state_->ended.store(true, std::memory_order_release);
         state_->changed.notify_all();
     }
 
@@ -831,6 +837,7 @@ public:
         else
             state->out.set_value(std::forward<V>(value)...);
         state->done = true;
+        state->ended.store(true, std::memory_order_release);
         state->changed.notify_all();
     }
 
@@ -850,10 +857,12 @@ T sync_wait(asio::io_context& io, task<T> work) {
     auto state = std::make_shared<detail::sync_wait_state<T>>();
     async_run(io.get_executor(), std::move(work), detail::sync_wait_handler<T>(state));
     if (io.stopped()) io.restart();
-    // Only this thread touches the flags while it runs `io`: no lock needed to read them.
-    while (!state->done && !state->abandoned) {
-        if (io.run_one() == 0) break;
+    // Other threads may run `io` too, and then the completion may run on one of them while
+    // this thread waits for a handler that never comes: wait with a timeout, and look again.
+    while (!state->ended.load(std::memory_order_acquire)) {
+        if (io.run_one_for(std::chrono::milliseconds(1)) == 0 && io.stopped()) break;
     }
+    std::lock_guard<std::mutex> lock(state->mutex);
     if (!state->done) throw std::system_error(make_error_code(errc::abandoned));
     return state->out.get();
 }

@@ -206,11 +206,14 @@ private:
 namespace detail {
 // A task handed to spawn, async_run, sync_wait, a combinator or a group must hold a frame that
 // never ran: an empty one (moved from) or one already awaited is the caller's logic error.
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_not_startable(char const* where) {
+    throw std::logic_error(std::string("asyncpat: ") + where +
+                           " of an empty task (moved from, or already awaited)");
+}
 template <typename T>
-void check_startable(const task<T>& work, char const* where) {
+[[gnu::always_inline]] inline void check_startable(const task<T>& work, char const* where) {
     if (!work.startable()) [[unlikely]]
-        throw std::logic_error(std::string("asyncpat: ") + where +
-                               " of an empty task (moved from, or already awaited)");
+        throw_not_startable(where);
 }
 
 template <typename T>

@@ -7,7 +7,9 @@
 
 #include "../support/catch.hpp"
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/thread_pool.hpp>
 
@@ -167,4 +169,25 @@ TEST_CASE("a group and its waiter on a 2-thread pool", "[mt][task_group]") {
     };
     CHECK(asyncpat::sync_wait(pool.get_executor(), body(pool)) == 2000);
     pool.join();
+}
+
+namespace {
+task<int> short_timer() {
+    asio::steady_timer timer(co_await asyncpat::this_task::executor, 200us);
+    co_await timer.async_wait(asyncpat::use_task);
+    co_return 1;
+}
+}  // namespace
+
+TEST_CASE("sync_wait(io) while another thread runs the same io_context", "[mt][spawn]") {
+    // The completion may run on the other thread while this one waits for a handler: sync_wait
+    // must still return (it used to block in run_one forever, and read its flags unlocked).
+    asio::io_context io(2);
+    auto guard = asio::make_work_guard(io);
+    std::thread other([&io] { io.run(); });
+    int sum = 0;
+    for (int i = 0; i < 300; ++i) sum += asyncpat::sync_wait(io, short_timer());
+    guard.reset();
+    other.join();
+    CHECK(sum == 300);
 }

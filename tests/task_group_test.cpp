@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -264,4 +265,37 @@ TEST_CASE("join_all cancelled reports the failures it had collected", "[task_gro
     io.run();
     asyncpat::set_unhandled_exception_handler(previous);
     CHECK(reported == 1);
+}
+
+namespace {
+task<std::string> join_all_of(asyncpat::task_group<int>* group) {
+    try {
+        co_await group->join_all();
+        co_return "returned";
+    } catch (const std::system_error& e) {
+        co_return e.code() == asio::error::operation_aborted ? "aborted" : e.what();
+    }
+}
+task<void> destroy_after(std::unique_ptr<asyncpat::task_group<int>>* group, int yields) {
+    for (int i = 0; i < yields; ++i) co_await asyncpat::this_task::yield();
+    group->reset();
+}
+}  // namespace
+
+TEST_CASE("a group destroyed while another task waits in join_all ends that wait", "[task_group]") {
+    // The owner's logic error, but the waiter must end with operation_aborted without touching
+    // the destroyed group object (it used to call cancel() on it and wait again).
+    asio::io_context io(1);
+    auto group = std::make_unique<asyncpat::task_group<int>>(io);
+    group->spawn([]() -> task<int> {
+        co_await asyncpat::sleep_for(1h);
+        co_return 1;
+    });
+    auto waiting = asyncpat::spawn(io, join_all_of(group.get()));
+    asyncpat::spawn_detached(io, destroy_after(&group, 3));
+    auto join = [](asyncpat::join_handle<std::string> h) -> task<std::string> {
+        co_return co_await h;
+    };
+    CHECK(asyncpat::sync_wait(io, join(std::move(waiting))) == "aborted");
+    CHECK_FALSE(group);
 }

@@ -223,6 +223,11 @@ public:
         }
     }
 
+    bool closed() const {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return closed_;
+    }
+
     // Outcomes nobody collected before close() are dropped instead of reported.
     void discard_uncollected() noexcept {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -405,6 +410,9 @@ public:
     /// end, then throws `operation_aborted`; exceptions other than cancellation collected
     /// meanwhile go to the unhandled exception handler.
     [[nodiscard]] task<all_type> join_all() {
+        // Its own reference: the group object may be destroyed while this waits (its owner's
+        // logic error, but then this ends with operation_aborted rather than touching it).
+        std::shared_ptr<detail::group_state<T>> const state = state_;
         [[maybe_unused]] std::conditional_t<std::is_void_v<T>, char, std::vector<T>> values{};
         std::vector<std::exception_ptr> errors;
         bool interruptible = true;
@@ -412,12 +420,13 @@ public:
         for (;;) {
             detail::member_ptr<T> member;
             try {
-                member = co_await next_awaiter{state_.get(), interruptible};
+                member = co_await next_awaiter{state.get(), interruptible};
             } catch (const std::system_error& e) {
                 if (e.code() != asio::error::operation_aborted) throw;
+                if (state->closed()) throw;  // the group is gone; its tasks were cancelled
                 cancelled = true;
                 interruptible = false;
-                cancel();
+                state->cancel_running(asio::cancellation_type::terminal);
                 continue;
             }
             if (!member) break;

@@ -8,6 +8,7 @@
 
 #include "support/alloc_counter.hpp"
 #include "support/catch.hpp"
+#include "support/failing_work_executor.hpp"
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
 
@@ -792,6 +793,38 @@ TEST_CASE("a result type aligned to 64 bytes is stored aligned", "[task]") {
     line_aligned::misplaced = 0;
     CHECK(asyncpat::sync_wait(io, use_line_aligned(io.get_executor())) == 2 * 28 + 8 * 3);
     CHECK(line_aligned::misplaced == 0);
+}
+
+namespace {
+task<int> completes_while_queueing_fails(std::shared_ptr<bool> fail_next_execute) {
+    co_await asyncpat::this_task::yield();  // the joiner is parked by now
+    *fail_next_execute = true;              // waking it will fail to queue
+    co_return 7;
+}
+task<int> joins(asyncpat::join_handle<int> h) {
+    co_return co_await h;
+}
+}  // namespace
+
+TEST_CASE("a joiner that cannot be woken (queueing fails) is abandoned, not terminated",
+          "[task][spawn]") {
+    asio::io_context io(1);
+    auto no_work_failure = std::make_shared<bool>(false);
+    auto fail_next_execute = std::make_shared<bool>(false);
+    asyncpat_test::failing_work_executor ex(io.get_executor(), no_work_failure, fail_next_execute);
+    auto joined = asyncpat::spawn(io, completes_while_queueing_fails(fail_next_execute));
+    auto joiner = asyncpat::spawn(ex, joins(std::move(joined)));
+    CHECK_NOTHROW(io.run());
+    CHECK(joiner.is_finished());
+    auto join = [](asyncpat::join_handle<int> h) -> task<int> { co_return co_await h; };
+    io.restart();
+    std::error_code code;
+    try {
+        (void)asyncpat::sync_wait(io, join(std::move(joiner)));
+    } catch (const std::system_error& e) {
+        code = e.code();
+    }
+    CHECK(code == asyncpat::make_error_code(asyncpat::errc::abandoned));
 }
 
 TEST_CASE("sleep_for measures from when it is awaited", "[combinators]") {

@@ -131,8 +131,7 @@ private:
             try {
                 s->context_->post(resume_with_work{resume_handler{s->caller_, s->context_},
                                                    std::move(*s->work_)});
-            } catch (...) {  // out of memory: nothing can resume the task, abandon its tree
-                s->context_->root().abandon();
+            } catch (...) {  // the unrun resume_handler in it abandoned the tree
             }
         }
     };

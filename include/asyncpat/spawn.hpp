@@ -144,7 +144,7 @@ public:
 
 protected:
     template <typename Executor>
-    task_root(Executor&& ex, std::uint32_t refs) noexcept
+    task_root(Executor&& ex, std::uint32_t refs)
         : root_base(refs), context_(std::forward<Executor>(ex), this) {}
     ~task_root() = default;
 

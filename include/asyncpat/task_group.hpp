@@ -11,7 +11,6 @@
 #include <asyncpat/detail/asio.hpp>
 
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -86,7 +85,9 @@ public:
             report_unhandled_exception(this->outcome().exception());
     }
 
-    group_member* next = nullptr;  // running list links, guarded by the group's mutex
+    // Links of the running list, then (`next` only) of the finished queue; guarded by the
+    // group's mutex.
+    group_member* next = nullptr;
     group_member* prev = nullptr;
 
 private:
@@ -142,7 +143,7 @@ public:
             }
             return resume_on(w->handle, *w->context);
         }
-        finished_.push_back(member);
+        push_finished(member);  // intrusive: cannot fail, unlike a container's push
         return std::noop_coroutine();
     }
 
@@ -151,9 +152,8 @@ public:
     // Takes a finished member, or registers `w` as the waiter.
     poll_result poll(waiter& w, bool interruptible) {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (!finished_.empty()) {
-            w.taken = finished_.front();
-            finished_.pop_front();
+        if (group_member<T>* first = pop_finished()) {
+            w.taken = first;
             return poll_result::taken;
         }
         if (running_count_ == 0) return poll_result::empty;
@@ -189,20 +189,22 @@ public:
 
     std::size_t size() const {
         std::lock_guard<std::mutex> lock(mutex_);
-        return running_count_ + finished_.size();
+        return running_count_ + finished_count_;
     }
 
     // The owner is gone: cancel what runs, drop what finished (reporting exceptions), and end
     // the wait of a coroutine still parked in next() with operation_aborted.
     void close() noexcept {
-        std::deque<group_member<T>*> finished;
+        group_member<T>* finished = nullptr;
         waiter* parked = nullptr;
         bool report = true;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             closed_ = true;
             report = !discard_uncollected_;
-            finished.swap(finished_);
+            finished = std::exchange(finished_head_, nullptr);
+            finished_tail_ = nullptr;
+            finished_count_ = 0;
             parked = std::exchange(waiting_, nullptr);
             if (parked) parked->cancelled = true;
         }
@@ -210,14 +212,14 @@ public:
             // Its cancellation hook points into this state, which may go before the coroutine
             // runs again: remove it first (waits for an emit in progress).
             parked->context->clear_hook();
-            try {
-                post_resume(parked->handle, *parked->context);
-            } catch (...) {  // out of memory: that coroutine can never resume
-                parked->context->root().abandon();
-            }
+            post_resume(parked->handle, *parked->context);
         }
-        cancel_running(asio::cancellation_type::terminal);
-        for (group_member<T>* m : finished) {
+        try {
+            cancel_running(asio::cancellation_type::terminal);
+        } catch (...) {  // out of memory listing them: the running tasks finish on their own
+        }
+        while (group_member<T>* m = finished) {
+            finished = std::exchange(m->next, nullptr);
             if (report) m->report_uncollected();
             m->release();
         }
@@ -247,6 +249,24 @@ private:
         return members;
     }
 
+    void push_finished(group_member<T>* member) noexcept {
+        member->next = nullptr;
+        if (finished_tail_)
+            finished_tail_->next = member;
+        else
+            finished_head_ = member;
+        finished_tail_ = member;
+        ++finished_count_;
+    }
+    group_member<T>* pop_finished() noexcept {
+        group_member<T>* first = finished_head_;
+        if (!first) return nullptr;
+        finished_head_ = std::exchange(first->next, nullptr);
+        if (!finished_head_) finished_tail_ = nullptr;
+        --finished_count_;
+        return first;
+    }
+
     void unlink(group_member<T>* member) noexcept {
         if (member->prev)
             member->prev->next = member->next;
@@ -261,7 +281,9 @@ private:
     any_executor executor_;
     group_member<T>* running_ = nullptr;
     std::size_t running_count_ = 0;
-    std::deque<group_member<T>*> finished_;
+    group_member<T>* finished_head_ = nullptr;  // finished, not collected: FIFO through `next`
+    group_member<T>* finished_tail_ = nullptr;
+    std::size_t finished_count_ = 0;
     waiter* waiting_ = nullptr;
     bool closed_ = false;
     bool discard_uncollected_ = false;

@@ -20,13 +20,16 @@
 namespace asyncpat_test {
 
 /// Runs handlers on an io_context (never inline). While `*fail_next_work` is true, the next
-/// request for outstanding-work tracking throws `std::bad_alloc` (and resets the flag).
-/// Single-threaded use only: the flag is a plain bool.
+/// request for outstanding-work tracking throws `std::bad_alloc` (and resets the flag); while
+/// `*fail_next_execute` is true (if given), so does the next `execute` (queueing a handler).
+/// Single-threaded use only: the flags are plain bools.
 class failing_work_executor {
 public:
-    failing_work_executor(asio::any_io_executor inner, std::shared_ptr<bool> fail_next_work)
+    failing_work_executor(asio::any_io_executor inner, std::shared_ptr<bool> fail_next_work,
+                          std::shared_ptr<bool> fail_next_execute = nullptr)
         : inner_(asio::require(std::move(inner), asio::execution::blocking.never)),
-          fail_next_work_(std::move(fail_next_work)) {}
+          fail_next_work_(std::move(fail_next_work)),
+          fail_next_execute_(std::move(fail_next_execute)) {}
 
     asio::execution_context& query(asio::execution::context_t) const noexcept {
         return asio::query(inner_, asio::execution::context);
@@ -41,21 +44,28 @@ public:
             throw std::bad_alloc();
         }
         return failing_work_executor(
-            asio::prefer(inner_, asio::execution::outstanding_work.tracked), fail_next_work_);
+            asio::prefer(inner_, asio::execution::outstanding_work.tracked), fail_next_work_,
+            fail_next_execute_);
     }
     failing_work_executor require(asio::execution::outstanding_work_t::untracked_t) const {
         return failing_work_executor(
-            asio::prefer(inner_, asio::execution::outstanding_work.untracked), fail_next_work_);
+            asio::prefer(inner_, asio::execution::outstanding_work.untracked), fail_next_work_,
+            fail_next_execute_);
     }
 
     template <typename Function>
     void execute(Function&& f) const {
+        if (fail_next_execute_ && *fail_next_execute_) {
+            *fail_next_execute_ = false;
+            throw std::bad_alloc();
+        }
         inner_.execute(std::forward<Function>(f));
     }
 
     friend bool operator==(const failing_work_executor& a,
                            const failing_work_executor& b) noexcept {
-        return a.inner_ == b.inner_ && a.fail_next_work_ == b.fail_next_work_;
+        return a.inner_ == b.inner_ && a.fail_next_work_ == b.fail_next_work_ &&
+               a.fail_next_execute_ == b.fail_next_execute_;
     }
     friend bool operator!=(const failing_work_executor& a,
                            const failing_work_executor& b) noexcept {
@@ -65,6 +75,7 @@ public:
 private:
     asio::any_io_executor inner_;
     std::shared_ptr<bool> fail_next_work_;
+    std::shared_ptr<bool> fail_next_execute_;
 };
 
 }  // namespace asyncpat_test

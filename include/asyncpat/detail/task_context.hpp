@@ -212,7 +212,7 @@ using counted_ptr = std::unique_ptr<Counted, release_deleter>;
 class task_context {
 public:
     template <typename Executor>
-    task_context(Executor&& ex, root_base* root) noexcept
+    task_context(Executor&& ex, root_base* root)  // copying the executor may allocate
         : executor_(std::forward<Executor>(ex)),
           io_(target_if<asio::io_context::executor_type>(executor_)),
           io_context_(io_ ? &io_->context() : nullptr),
@@ -321,8 +321,9 @@ private:
         }
         void operator()() {
             task_context* c = std::exchange(context, nullptr);
+            // The root reference goes even if an Asio cancellation handler throws.
+            counted_ptr<root_base> const keep(c->root_);
             c->emit(c->cancellation());
-            c->root_->release();
         }
     };
 
@@ -363,9 +364,15 @@ private:
     task_context* context_;
 };
 
-// Resumes `handle` on its tree's executor, never inline.
-inline void post_resume(std::coroutine_handle<> handle, task_context& context) {
-    context.post(resume_handler{handle, &context});
+// Resumes `handle` on its tree's executor, never inline. If it cannot be queued (out of memory,
+// or an executor whose execute throws), the resume handler, destroyed without running, abandons
+// the tree: it is destroyed and its observer told, never left hanging. Callers are completion
+// and cancellation paths, which must not throw.
+inline void post_resume(std::coroutine_handle<> handle, task_context& context) noexcept {
+    try {
+        context.post(resume_handler{handle, &context});
+    } catch (...) {  // the unrun resume_handler abandoned the tree
+    }
 }
 
 // ---- Same-thread hand-off (the ready slot)
@@ -422,11 +429,7 @@ inline void run_handler(std::coroutine_handle<> first, task_context& context) no
             resume(next);
             continue;
         }
-        try {
-            post_resume(next, *next_context);
-        } catch (...) {  // out of memory: the task can never resume
-            next_context->root().abandon();
-        }
+        post_resume(next, *next_context);
     }
 #if !defined(ASIO_NO_TS_EXECUTORS)
     if (queue.spare_work) queue.running->get_executor().on_work_finished();
@@ -550,8 +553,7 @@ private:
     };
     try {
         context.post(parked_resumption{resume_handler{handle, &context}, std::move(work)});
-    } catch (...) {  // out of memory: the task can never resume
-        context.root().abandon();
+    } catch (...) {  // the unrun resume_handler in it abandoned the tree (see post_resume)
     }
 }
 
@@ -575,7 +577,8 @@ inline void wake(std::coroutine_handle<> handle, task_context& context,
 // Resumption after a completion that ran on some thread: returns the handle to transfer to when
 // the caller already runs on the tree's executor, otherwise posts it there and returns
 // noop_coroutine().
-inline std::coroutine_handle<> resume_on(std::coroutine_handle<> handle, task_context& context) {
+inline std::coroutine_handle<> resume_on(std::coroutine_handle<> handle,
+                                         task_context& context) noexcept {
     if (context.running_in_this_thread()) return transfer_to(handle);
     post_resume(handle, context);
     return std::noop_coroutine();

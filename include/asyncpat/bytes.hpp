@@ -142,7 +142,7 @@ private:
 // A container the buffer was adopted from (std::string, std::vector): its storage is used in
 // place; the container is destroyed with the last view.
 template <typename Container>
-class owner_storage final : public bytes_storage, public frame_allocated {
+class owner_storage final : public bytes_storage, public cache_allocated {
 public:
     static owner_storage* create(Container&& container) {
         return new owner_storage(std::move(container));

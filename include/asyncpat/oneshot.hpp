@@ -50,7 +50,7 @@ struct oneshot_flags {
 // parked receiver and its unit of work, and the receiver's own `taken_` flag. Allocated from the
 // per-thread frame cache: no malloc in steady state.
 template <typename T>
-class oneshot_slot : public frame_allocated {
+class oneshot_slot : public cache_allocated {
     static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
                   "asyncpat oneshot values must be nothrow move constructible and nothrow "
                   "destructible");

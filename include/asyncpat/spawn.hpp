@@ -126,7 +126,7 @@ concept executor_or_context =
 // the result (tokio drops a finished future the same way). This happens inside the final
 // await_suspend, which touches nothing after calling complete().
 template <typename T>
-class task_root : public root_base, public frame_allocated {
+class task_root : public root_base, public cache_allocated {
 public:
     task_context& context() noexcept { return context_; }
 

@@ -151,11 +151,21 @@ private:
     }
 };
 
-// Gives a promise type frames (and a class its objects) from the per-thread cache. Blocks are
-// 64-byte aligned; an object aligned beyond that gets its own aligned allocation. (C++20 gives
-// a promise's operator new no alignment: a coroutine frame relies on the blocks' alignment, and
-// task<T> refuses a T aligned beyond 64 bytes.)
+// Gives a promise type its frames from the per-thread cache. Blocks are 64-byte aligned, and a
+// frame needs no more: task<T> refuses a T aligned beyond 64 bytes. (No aligned overloads here:
+// clang 19 picks a promise's aligned operator delete for an over-aligned frame and then calls
+// it without the alignment argument.)
 struct frame_allocated {
+    static void* operator new(std::size_t size) { return frame_cache::allocate(size); }
+    static void operator delete(void* pointer, std::size_t size) noexcept {
+        frame_cache::deallocate(pointer, size);
+    }
+};
+
+// Gives a class (a task's root, a shared state) its objects from the per-thread cache. An
+// object aligned to at most 64 bytes is placed correctly in a cache block; one aligned beyond
+// that gets its own aligned allocation.
+struct cache_allocated {
     static void* operator new(std::size_t size) { return frame_cache::allocate(size); }
     static void operator delete(void* pointer, std::size_t size) noexcept {
         frame_cache::deallocate(pointer, size);

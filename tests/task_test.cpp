@@ -245,15 +245,28 @@ TEST_CASE("spawn runs tasks concurrently and never inside spawn", "[task][spawn]
     CHECK(handle.is_finished());
 }
 
+namespace {
+// Collects the messages of the exceptions reported as unhandled while it lives.
+struct reported_messages {
+    std::vector<std::string> messages;
+    asyncpat::unhandled_exception_handler previous =
+        asyncpat::set_unhandled_exception_handler([this](std::exception_ptr e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                messages.emplace_back(ex.what());
+            }
+        });
+    reported_messages() = default;
+    reported_messages(const reported_messages&) = delete;
+    reported_messages& operator=(const reported_messages&) = delete;
+    ~reported_messages() { asyncpat::set_unhandled_exception_handler(std::move(previous)); }
+};
+}  // namespace
+
 TEST_CASE("detached exceptions reach the unhandled exception handler", "[task][spawn]") {
-    std::vector<std::string> seen;
-    auto previous = asyncpat::set_unhandled_exception_handler([&seen](std::exception_ptr e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            seen.emplace_back(ex.what());
-        }
-    });
+    reported_messages reported;
+    std::vector<std::string>& seen = reported.messages;
     {
         asio::io_context io(1);
         asyncpat::spawn(io, thrower()).detach();  // explicit detach
@@ -269,19 +282,12 @@ TEST_CASE("detached exceptions reach the unhandled exception handler", "[task][s
         auto join = [](asyncpat::join_handle<int> h) -> task<int> { co_return co_await h; };
         CHECK_THROWS_WITH(asyncpat::sync_wait(io, join(std::move(joined))), "boom");
     }
-    asyncpat::set_unhandled_exception_handler(previous);
     CHECK(seen == std::vector<std::string>{"boom", "boom"});
 }
 
 TEST_CASE("spawn_detached runs a task with no handle; its exception is reported", "[task][spawn]") {
-    std::vector<std::string> seen;
-    auto previous = asyncpat::set_unhandled_exception_handler([&seen](std::exception_ptr e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            seen.emplace_back(ex.what());
-        }
-    });
+    reported_messages reported;
+    std::vector<std::string>& seen = reported.messages;
     asyncpat_test::lifetime_counter counter;
     int sum = 0;
     {
@@ -308,7 +314,6 @@ TEST_CASE("spawn_detached runs a task with no handle; its exception is reported"
         io.run_for(2ms);
         CHECK(counter.alive() == 1);
     }
-    asyncpat::set_unhandled_exception_handler(previous);
     CHECK(sum == 11);
     CHECK(counter.alive() == 0);
     CHECK(seen == std::vector<std::string>{"boom"});

@@ -9,6 +9,7 @@
 #include <asyncpat/task.hpp>
 
 #include <asyncpat/detail/asio.hpp>
+#include <asyncpat/detail/intrusive_list.hpp>
 #include <asyncpat/detail/task_context.hpp>
 
 #include <algorithm>
@@ -142,43 +143,7 @@ enum class channel_popped { empty, value, value_and_room_wanted };
 
 // A FIFO of parked waiters, linked through the waiters themselves (no allocation).
 template <typename Waiter>
-class waiter_list {
-public:
-    bool empty() const noexcept { return head_ == nullptr; }
-
-    void push_back(Waiter* w) noexcept {
-        w->next = nullptr;
-        w->prev = tail_;
-        if (tail_)
-            tail_->next = w;
-        else
-            head_ = w;
-        tail_ = w;
-        w->linked = true;
-    }
-    Waiter* front() const noexcept { return head_; }
-    Waiter* pop_front() noexcept {
-        Waiter* w = head_;
-        if (w) erase(w);
-        return w;
-    }
-    void erase(Waiter* w) noexcept {
-        if (w->prev)
-            w->prev->next = w->next;
-        else
-            head_ = static_cast<Waiter*>(w->next);
-        if (w->next)
-            w->next->prev = w->prev;
-        else
-            tail_ = static_cast<Waiter*>(w->prev);
-        w->next = w->prev = nullptr;
-        w->linked = false;
-    }
-
-private:
-    Waiter* head_ = nullptr;
-    Waiter* tail_ = nullptr;
-};
+using waiter_list = intrusive_list<Waiter>;
 
 // Waiters unlinked (and completed) under the lock, to be woken after unlocking. Linked through
 // their own `ready_next`, not the queue links: a cancellation hook may look at the queue links

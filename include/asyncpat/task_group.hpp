@@ -9,6 +9,7 @@
 #include <asyncpat/task.hpp>
 
 #include <asyncpat/detail/asio.hpp>
+#include <asyncpat/detail/intrusive_list.hpp>
 
 #include <cstddef>
 #include <exception>
@@ -85,10 +86,10 @@ public:
             report_unhandled_exception(this->outcome().exception());
     }
 
-    // Links of the running list, then (`next` only) of the finished queue; guarded by the
-    // group's mutex.
+    // Links of the running list, then of the finished queue; guarded by the group's mutex.
     group_member* next = nullptr;
     group_member* prev = nullptr;
+    bool linked = false;
 
 private:
     void destroy() noexcept override { delete this; }
@@ -118,15 +119,12 @@ public:
 
     void add_running(group_member<T>* member) {
         std::lock_guard<std::mutex> lock(mutex_);
-        member->next = running_;
-        if (running_) running_->prev = member;
-        running_ = member;
-        ++running_count_;
+        running_.push_back(member);
     }
 
     std::coroutine_handle<> member_done(group_member<T>* member) noexcept {
         std::unique_lock<std::mutex> lock(mutex_);
-        unlink(member);
+        running_.erase(member);
         if (closed_) {
             bool const report = !discard_uncollected_;
             lock.unlock();
@@ -143,7 +141,7 @@ public:
             }
             return resume_on(w->handle, *w->context);
         }
-        push_finished(member);  // intrusive: cannot fail, unlike a container's push
+        finished_.push_back(member);  // intrusive: cannot fail, unlike a container's push
         return std::noop_coroutine();
     }
 
@@ -152,11 +150,11 @@ public:
     // Takes a finished member, or registers `w` as the waiter.
     poll_result poll(waiter& w, bool interruptible) {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (group_member<T>* first = pop_finished()) {
+        if (group_member<T>* first = finished_.pop_front()) {
             w.taken = first;
             return poll_result::taken;
         }
-        if (running_count_ == 0) return poll_result::empty;
+        if (running_.empty()) return poll_result::empty;
         if (waiting_) return poll_result::busy;
         if (interruptible && w.context->cancel_requested()) {
             w.cancelled = true;
@@ -189,22 +187,20 @@ public:
 
     std::size_t size() const {
         std::lock_guard<std::mutex> lock(mutex_);
-        return running_count_ + finished_count_;
+        return running_.size() + finished_.size();
     }
 
     // The owner is gone: cancel what runs, drop what finished (reporting exceptions), and end
     // the wait of a coroutine still parked in next() with operation_aborted.
     void close() noexcept {
-        group_member<T>* finished = nullptr;
+        intrusive_list<group_member<T>> finished;
         waiter* parked = nullptr;
         bool report = true;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             closed_ = true;
             report = !discard_uncollected_;
-            finished = std::exchange(finished_head_, nullptr);
-            finished_tail_ = nullptr;
-            finished_count_ = 0;
+            std::swap(finished, finished_);
             parked = std::exchange(waiting_, nullptr);
             if (parked) parked->cancelled = true;
         }
@@ -218,8 +214,7 @@ public:
             cancel_running(asio::cancellation_type::terminal);
         } catch (...) {  // out of memory listing them: the running tasks finish on their own
         }
-        while (group_member<T>* m = finished) {
-            finished = std::exchange(m->next, nullptr);
+        while (group_member<T>* m = finished.pop_front()) {
             if (report) m->report_uncollected();
             m->release();
         }
@@ -241,49 +236,18 @@ private:
     std::vector<group_member<T>*> running_members() {
         std::vector<group_member<T>*> members;
         std::lock_guard<std::mutex> lock(mutex_);
-        members.reserve(running_count_);
-        for (group_member<T>* m = running_; m; m = m->next) {
+        members.reserve(running_.size());
+        for (group_member<T>* m = running_.front(); m; m = m->next) {
             m->add_ref();
             members.push_back(m);
         }
         return members;
     }
 
-    void push_finished(group_member<T>* member) noexcept {
-        member->next = nullptr;
-        if (finished_tail_)
-            finished_tail_->next = member;
-        else
-            finished_head_ = member;
-        finished_tail_ = member;
-        ++finished_count_;
-    }
-    group_member<T>* pop_finished() noexcept {
-        group_member<T>* first = finished_head_;
-        if (!first) return nullptr;
-        finished_head_ = std::exchange(first->next, nullptr);
-        if (!finished_head_) finished_tail_ = nullptr;
-        --finished_count_;
-        return first;
-    }
-
-    void unlink(group_member<T>* member) noexcept {
-        if (member->prev)
-            member->prev->next = member->next;
-        else
-            running_ = member->next;
-        if (member->next) member->next->prev = member->prev;
-        member->next = member->prev = nullptr;
-        --running_count_;
-    }
-
     mutable std::mutex mutex_;
     any_executor executor_;
-    group_member<T>* running_ = nullptr;
-    std::size_t running_count_ = 0;
-    group_member<T>* finished_head_ = nullptr;  // finished, not collected: FIFO through `next`
-    group_member<T>* finished_tail_ = nullptr;
-    std::size_t finished_count_ = 0;
+    intrusive_list<group_member<T>> running_;   // in the order they were spawned
+    intrusive_list<group_member<T>> finished_;  // finished, not collected, in that order
     waiter* waiting_ = nullptr;
     bool closed_ = false;
     bool discard_uncollected_ = false;

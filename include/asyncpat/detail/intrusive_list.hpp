@@ -1,0 +1,59 @@
+// asyncpat internals: a FIFO linked through its nodes (no allocation).
+// Copyright (c) 2026 the asyncpat developers
+// SPDX-License-Identifier: BSL-1.0
+#ifndef ASYNCPAT_DETAIL_INTRUSIVE_LIST_HPP
+#define ASYNCPAT_DETAIL_INTRUSIVE_LIST_HPP
+
+#include <cstddef>
+
+namespace asyncpat::detail {
+
+// A doubly linked FIFO through the nodes' own `next`, `prev` and `linked` members (parked
+// waiters, a task group's members): pushing never allocates, so it cannot fail. Not
+// thread-safe: its owner guards it.
+template <typename Node>
+class intrusive_list {
+public:
+    bool empty() const noexcept { return head_ == nullptr; }
+    std::size_t size() const noexcept { return size_; }
+
+    void push_back(Node* node) noexcept {
+        node->next = nullptr;
+        node->prev = tail_;
+        if (tail_)
+            tail_->next = node;
+        else
+            head_ = node;
+        tail_ = node;
+        node->linked = true;
+        ++size_;
+    }
+    Node* front() const noexcept { return head_; }
+    Node* pop_front() noexcept {
+        Node* node = head_;
+        if (node) erase(node);
+        return node;
+    }
+    void erase(Node* node) noexcept {
+        if (node->prev)
+            node->prev->next = node->next;
+        else
+            head_ = static_cast<Node*>(node->next);
+        if (node->next)
+            node->next->prev = node->prev;
+        else
+            tail_ = static_cast<Node*>(node->prev);
+        node->next = node->prev = nullptr;
+        node->linked = false;
+        --size_;
+    }
+
+private:
+    Node* head_ = nullptr;
+    Node* tail_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+}  // namespace asyncpat::detail
+
+#endif  // ASYNCPAT_DETAIL_INTRUSIVE_LIST_HPP

@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <new>
 #include <optional>
@@ -408,6 +409,51 @@ TEMPLATE_TEST_CASE("a wait that fails to park (out of memory) leaves no hook or 
     CHECK(out.send_failures == 1);
     CHECK(out.first == 1);
     CHECK(out.second == 3);
+}
+
+namespace {
+template <typename Sender>
+task<void> reserve_then_send(Sender tx) {
+    auto permit = co_await tx.reserve();  // parks: the channel is full
+    permit.send(42);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a reservation granted to a task that never runs again gives its slot back",
+                   "[channel]", concurrent_kind, local_kind) {
+    auto [tx, rx] = make<TestType, int>(1);
+    (void)tx.try_send(1);  // full
+    {
+        asio::io_context io(1);
+        asyncpat::spawn_detached(io, reserve_then_send(std::move(tx)));
+        io.poll();  // the reserve parks
+        std::error_code ec;
+        CHECK(rx.try_receive(ec) == std::optional<int>(1));  // grants the reserve its slot
+        // The io_context goes with the granted task's resumption queued: the task is
+        // abandoned, and with it the last sender.
+    }
+    std::error_code ec;
+    CHECK(rx.try_receive(ec) == std::nullopt);
+    CHECK(ec == asyncpat::errc::channel_closed);  // not held open by a permit nobody has
+}
+
+TEST_CASE("a local channel's async_receive with a callback on a foreign thread is refused",
+          "[channel][local]") {
+    auto [tx, rx] = asyncpat::make_local_channel<int>(4);
+    (void)tx.try_send(0);  // the channel belongs to this thread now
+    std::promise<bool> refused;
+    // A plain callback's executor is the system pool's: the receive would run there.
+    rx.async_receive([&refused](std::exception_ptr e, std::optional<int>) {
+        bool logic_error = false;
+        try {
+            if (e) std::rethrow_exception(e);
+        } catch (const std::logic_error&) {
+            logic_error = true;
+        } catch (...) {
+        }
+        refused.set_value(logic_error);
+    });
+    CHECK(refused.get_future().get());
 }
 
 namespace {

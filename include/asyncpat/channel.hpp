@@ -733,6 +733,24 @@ bool arm_hook(task_context* context, task_context::hook_function hook, void* awa
         return arm_cancellation(context, hook, awaiter);
     }
 }
+// Holds the awaiting task's hook lock for a scope, unless Serial (see arm_hook): a hook set and
+// a wait registered under it cannot interleave with a cancellation's emission, which holds it.
+template <bool Serial>
+class hook_scope {
+public:
+    explicit hook_scope(task_context* context) noexcept : context_(context) {
+        if constexpr (!Serial) context_->slot_lock().lock();
+    }
+    hook_scope(const hook_scope&) = delete;
+    hook_scope& operator=(const hook_scope&) = delete;
+    ~hook_scope() {
+        if constexpr (!Serial) context_->slot_lock().unlock();
+    }
+
+private:
+    task_context* context_;
+};
+
 // Removes the hook that arm_hook<Serial> installed, once the wait has ended.
 template <bool Serial>
 void disarm_hook(task_context* context) noexcept {
@@ -763,9 +781,17 @@ public:
     channel_awaiter(const channel_awaiter&) = delete;
     channel_awaiter& operator=(const channel_awaiter&) = delete;
     // `parked_` is set before publishing and cleared on resumption, so it is only true here
-    // when the frame is destroyed while parked.
+    // when the frame is destroyed while parked, or after the wait completed but before the task
+    // ran again (its resumption was dropped: executor shutdown). Then a still queued waiter
+    // leaves the queue, and a reservation granted meanwhile gives its slot back (nobody will
+    // make a permit of it). A value handed to such a receive goes with its frame, as a
+    // shutdown drops queued handlers.
     ~channel_awaiter() {
-        if (parked_) state_->cancel(*waiter_);
+        if (!parked_ || state_->cancel(*waiter_)) return;
+        if constexpr (std::is_same_v<Waiter, typename State::send_waiter>) {
+            if (waiter_->value == nullptr && waiter_->error == send_failure::none)
+                state_->release_reserved();
+        }
     }
 
     bool await_ready() { return static_cast<Derived*>(this)->try_now(); }
@@ -980,7 +1006,10 @@ private:
         return state_;
     }
 
+    // Runs on the completion handler's executor: a local channel checks that it is its thread
+    // (a callback's default executor is the system pool's), as every handle operation does.
     static task<void> send_task(std::shared_ptr<state_type> state, T value) {
+        state->check_thread();
         co_await send_awaiter{state.get(), std::move(value)};
     }
 
@@ -1198,7 +1227,9 @@ private:
         return state_;
     }
 
+    // Runs on the completion handler's executor (see sender::send_task).
     static task<std::optional<T>> receive_task(std::shared_ptr<state_type> state) {
+        state->check_thread();
         co_return co_await receive_awaiter{state.get()};
     }
 

@@ -165,9 +165,15 @@ public:
         return (s & sender_gone) != 0;
     }
 
-    // Parks the receiver unless the outcome is known already. True: parked.
-    bool park(std::coroutine_handle<> handle, task_context* context) {
+    // Parking is two steps: prepare_park (set_waiter: takes the work unit, may throw), then
+    // park_prepared, which parks the receiver unless the outcome is known already (then it gives
+    // the unit back). True: parked.
+    void prepare_park(std::coroutine_handle<> handle, task_context* context) {
         this->set_waiter(handle, context);
+    }
+    // Undoes prepare_park when the receive does not park after all (cancelled first).
+    void unprepare_park() noexcept { this->release_work(); }
+    bool park_prepared() noexcept {
         std::uint32_t s = state_.fetch_or(receiver_waiting, std::memory_order_acq_rel);
         if ((s & (value_set | sender_gone)) == 0) return true;
         // The outcome is known already: withdraw, unless the sender's destruction (or a
@@ -338,7 +344,9 @@ private:
             delete state;
     }
 
+    // Runs on the completion handler's executor: a local oneshot checks that it is its thread.
     static task<std::optional<T>> receive_task(state_type* state) {
+        state->check_thread();
         co_return co_await receive_awaiter{state};
     }
 
@@ -374,13 +382,25 @@ public:
         static_assert(detail::context_promise<Promise>,
                       "oneshot receives can only be awaited inside asyncpat coroutines");
         detail::task_context* context = caller.promise().context();
-        if (!detail::arm_hook<state_type::serial_hook>(context, &on_cancel, this)) {
-            cancelled_ = true;
-            return detail::transfer_to(caller);
+        state_->prepare_park(caller, context);  // takes a work unit; may throw: nothing armed
+        bool parked = false;
+        {
+            // The hook is armed and the receiver parked in one step under the task's hook lock,
+            // which a cancellation's emission holds too: the emission sees either no hook (and
+            // then the cancellation is seen here) or a parked receiver that its hook unparks.
+            detail::hook_scope<state_type::serial_hook> scope(context);
+            if (context->cancel_requested()) {
+                state_->unprepare_park();
+                cancelled_ = true;
+            } else {
+                context->set_hook(&on_cancel, this);
+                armed_ = context;
+                parked_ = true;
+                parked = state_->park_prepared();
+            }
         }
-        armed_ = context;
-        parked_ = true;
-        if (state_->park(caller, context)) return detail::next_ready();
+        // Once parked, another thread may resume this coroutine: touch nothing after true.
+        if (parked) return detail::next_ready();
         parked_ = false;
         return detail::transfer_to(caller);
     }

@@ -8,7 +8,9 @@
 
 #include "../support/catch.hpp"
 
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
+#include <asio/post.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -74,4 +76,65 @@ TEST_CASE("oneshot across two io_contexts: each value received once or reported 
     CHECK(unexpected.load() == 0);
     CHECK(broken.load() == rounds / 5);
     CHECK(received.load() + broken.load() == rounds);
+}
+
+namespace {
+// 1 a value, 2 aborted, 3 something else (a broken promise).
+std::atomic<int> abort_outcome{0};
+std::atomic<bool> receiver_started{false};
+
+task<void> receive_until_aborted(asyncpat::oneshot_receiver<int> rx) {
+    receiver_started.store(true, std::memory_order_release);
+    try {
+        (void)co_await rx;
+        abort_outcome = 1;
+    } catch (const std::system_error& e) {
+        abort_outcome = e.code() == asio::error::operation_aborted ? 2 : 3;
+    }
+}
+}  // namespace
+
+TEST_CASE("an abort racing a oneshot receive as it parks is never lost", "[mt][oneshot]") {
+    // The abort is emitted on the io_context's other thread while the receive arms its hook and
+    // parks: it must end the receive with operation_aborted while the sender still holds on
+    // (a cancellation that came between the two steps used to leave it parked).
+    asio::io_context io(2);
+    auto guard = asio::make_work_guard(io);
+    std::thread first([&io] { io.run(); });
+    std::thread second([&io] { io.run(); });
+    int stuck = 0;
+    int aborted = 0;
+    for (int round = 0; round < 2000 && stuck == 0; ++round) {
+        abort_outcome = 0;
+        receiver_started = false;
+        auto [tx, rx] = asyncpat::make_oneshot<int>();
+        std::atomic<asyncpat::join_handle<void>*> handle{nullptr};
+        std::atomic<bool> aborter_running{false};
+        int const delay = round % 400;
+        asio::post(io, [&, delay] {  // occupies one thread; the receive runs on the other
+            aborter_running = true;
+            while (!receiver_started.load(std::memory_order_acquire) || !handle.load()) {
+            }
+            std::atomic<int> spin{0};  // a delay that varies with the round
+            while (spin.fetch_add(1, std::memory_order_relaxed) < delay) {
+            }
+            handle.load()->abort();
+        });
+        while (!aborter_running) std::this_thread::yield();
+        auto h = asyncpat::spawn(io, receive_until_aborted(std::move(rx)));
+        handle = &h;
+        auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (abort_outcome.load() == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        if (abort_outcome.load() == 0) ++stuck;
+        if (abort_outcome.load() == 2) ++aborted;
+        tx = {};  // lets a stuck receive end (broken promise), so the round can finish
+        while (abort_outcome.load() == 0) std::this_thread::yield();
+        h.detach();
+    }
+    guard.reset();
+    first.join();
+    second.join();
+    CHECK(stuck == 0);
+    CHECK(aborted > 0);
 }

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
 using namespace std::chrono_literals;
 using asyncpat::task;
@@ -88,7 +89,8 @@ task<std::optional<int>> receive_one(asyncpat::receiver<int>& rx) {
     co_return co_await rx.receive();
 }
 
-task<void> send_after(asyncpat::sender<int>& tx, std::chrono::milliseconds delay, int value) {
+// Owns its sender (a spawned task must not borrow the spawner's locals).
+task<void> send_after(asyncpat::sender<int> tx, std::chrono::milliseconds delay, int value) {
     co_await asyncpat::sleep_for(delay);
     co_await tx.send(value);
 }
@@ -97,7 +99,8 @@ task<void> receive_with_timeout() {
     fmt::print("4. a receive with a timeout is cancel-safe\n");
     auto [tx, rx] = asyncpat::make_channel<int>(1);
     // The value comes after the deadline: the receive is cancelled and takes nothing...
-    auto late = asyncpat::spawn(co_await asyncpat::this_task::executor, send_after(tx, 20ms, 7));
+    auto late =
+        asyncpat::spawn(co_await asyncpat::this_task::executor, send_after(std::move(tx), 20ms, 7));
     try {
         co_await asyncpat::timeout(5ms, receive_one(rx));
     } catch (const std::system_error& e) {

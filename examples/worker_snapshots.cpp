@@ -15,12 +15,13 @@
 // and reuses the memory once every snapshot of it is gone.
 //   1. the lending generator, and what a consumer that keeps items sees;
 //   2. events into the worker through a bounded channel;
-//   3. snapshots out through a second channel, read as a stream (map, for_each);
+//   3. snapshots out through a second channel, read as a stream (inspect, collect);
 //   4. every snapshot intact, and where it lives: inside the worker's buffer.
 #include <asyncpat.hpp>
 
 #include <fmt/core.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,25 +34,25 @@ namespace {
 
 // 1. Wrong: items that point into the generator's own buffer.
 asyncpat::generator<std::string_view> lending_lines() {
-    std::string line;
-    line.reserve(64);  // never reallocates here: the views stay readable, just wrong
+    std::array<char, 64> line{};  // one fixed buffer: the views stay readable, just wrong
     for (int i = 1; i <= 3; ++i) {
-        line = fmt::format("line {}", i);
-        co_yield std::string_view(line);
+        auto const written = fmt::format_to_n(line.data(), line.size(), "line {}", i);
+        co_yield std::string_view(line.data(), written.size);
     }
 }
 
 // 2-3. Right: the worker owns `buffer`; each event appends a record, and the new bytes leave as
-// an owned snapshot.
-task<void> worker(asyncpat::receiver<std::uint32_t> events, asyncpat::sender<bytes> snapshots,
-                  const std::byte** buffer_start) {
+// an owned snapshot. It returns where its buffer started, to show where the snapshots live.
+task<const std::byte*> worker(asyncpat::receiver<std::uint32_t> events,
+                              asyncpat::sender<bytes> snapshots) {
     auto buffer = asyncpat::bytes_mut::with_capacity(1024);
-    *buffer_start = buffer.data();
+    const std::byte* const start = buffer.data();
     while (auto event = co_await events.receive()) {
         std::string const record = fmt::format("event {} squared is {}", *event, *event * *event);
         buffer.extend(record);
         co_await snapshots.send(buffer.split_to(record.size()).freeze());
     }
+    co_return start;
 }  // the last sender of `snapshots` goes here: the consumer's stream ends
 
 task<void> producer(asyncpat::sender<std::uint32_t> events) {
@@ -75,17 +76,15 @@ task<void> tour() {
     fmt::print("2-3. a worker with its own buffer, fed by a channel, emitting snapshots:\n");
     auto [event_tx, event_rx] = asyncpat::make_channel<std::uint32_t>(2);
     auto [snapshot_tx, snapshot_rx] = asyncpat::make_channel<bytes>(2);
-    const std::byte* buffer_start = nullptr;
     auto feeding = asyncpat::spawn(ex, producer(std::move(event_tx)));
-    auto working =
-        asyncpat::spawn(ex, worker(std::move(event_rx), std::move(snapshot_tx), &buffer_start));
+    auto working = asyncpat::spawn(ex, worker(std::move(event_rx), std::move(snapshot_tx)));
 
     // The consumer keeps every snapshot, then looks at them all at the end.
     std::vector<bytes> snapshots = co_await asyncpat::collect<std::vector<bytes>>(
         std::move(snapshot_rx) |
         asyncpat::inspect([](const bytes& b) { fmt::print("   received {} bytes\n", b.size()); }));
     co_await feeding;
-    co_await working;
+    const std::byte* const buffer_start = co_await working;
 
     fmt::print("4. all snapshots intact, each a view into the worker's buffer:\n");
     for (const bytes& b : snapshots)

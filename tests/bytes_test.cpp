@@ -24,7 +24,9 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 using asyncpat::bytes;
@@ -51,6 +53,12 @@ std::string out_of_range_message(F&& f) {
 }
 }  // namespace
 
+namespace {
+template <typename S>
+constexpr bool accepted_by_from_static =
+    requires(S&& s) { bytes::from_static(std::forward<S>(s)); };
+}  // namespace
+
 TEST_CASE("from_static allocates nothing and views the static bytes", "[bytes]") {
     static constexpr char text[] = "static text";
     long const before = allocation_count();
@@ -64,6 +72,21 @@ TEST_CASE("from_static allocates nothing and views the static bytes", "[bytes]")
     CHECK_FALSE(b.is_unique());
     CHECK_FALSE(std::move(b).try_into_mut().has_value());
     CHECK(b == "static text");  // unchanged by the failed try_into_mut
+    // A temporary string would dangle at once: refused at compile time.
+    static_assert(!accepted_by_from_static<std::string>);
+    static_assert(accepted_by_from_static<const char(&)[10]>);
+    static_assert(accepted_by_from_static<std::string_view>);
+}
+
+TEST_CASE("extend may append a bytes_mut's own bytes, also when it grows", "[bytes_mut]") {
+    bytes_mut m;
+    m.extend("abcd");
+    while (m.size() < m.capacity()) m.extend("x");  // full: the next extend must grow
+    std::string const before(m.as_string_view());
+    m.extend(m.as_span());
+    CHECK(m.as_string_view() == before + before);
+    m.extend(m.as_span().subspan(1, 2));  // a part of itself
+    CHECK(m.as_string_view().substr(m.size() - 2) == "bc");
 }
 
 TEST_CASE("adopting a string or a vector keeps its data pointer", "[bytes]") {
@@ -150,6 +173,8 @@ TEST_CASE("out-of-range arguments throw out_of_range with the numbers", "[bytes]
     CHECK_THROWS_AS(b.split_off(11), std::out_of_range);
     CHECK_THROWS_AS(b.advance(11), std::out_of_range);
     CHECK_THROWS_AS(b[10], std::out_of_range);
+    CHECK(out_of_range_message([&] { (void)b[SIZE_MAX]; }) ==
+          "asyncpat::bytes::operator[]: index 18446744073709551615 out of bounds for size 10");
     CHECK(b.size() == 10);  // nothing changed
 
     bytes_mut m;

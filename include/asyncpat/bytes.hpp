@@ -167,6 +167,12 @@ private:
                             std::to_string(begin) + ", " + std::to_string(end) +
                             ") out of bounds for size " + std::to_string(size));
 }
+[[noreturn]] inline void throw_index_out_of_range(const char* operation, std::size_t index,
+                                                  std::size_t size) {
+    throw std::out_of_range(std::string("asyncpat::") + operation + ": index " +
+                            std::to_string(index) + " out of bounds for size " +
+                            std::to_string(size));
+}
 [[noreturn]] inline void throw_past_end(const char* operation, std::size_t wanted,
                                         std::size_t remaining) {
     throw std::out_of_range(std::string("asyncpat::") + operation + ": needs " +
@@ -274,6 +280,10 @@ public:
 
     /// A view of memory that outlives every use (a string literal, a static table). Allocates
     /// nothing; copies of it count no references.
+    /// A temporary `std::string` is refused at compile time: it dies at the end of the call.
+    template <typename S>
+        requires std::is_same_v<S, std::string>
+    static bytes from_static(S&& temporary) = delete;
     static bytes from_static(std::string_view text) noexcept {
         return from_static(detail::as_byte_span(text));
     }
@@ -295,8 +305,7 @@ public:
     const_iterator end() const noexcept { return data_ + size_; }
     /// The byte at `index`; throws `std::out_of_range` past the end.
     std::byte operator[](std::size_t index) const {
-        if (index >= size_)
-            detail::throw_out_of_range("bytes::operator[]", index, index + 1, size_);
+        if (index >= size_) detail::throw_index_out_of_range("bytes::operator[]", index, size_);
         return data_[index];
     }
     std::span<const std::byte> as_span() const noexcept { return {data_, size_}; }
@@ -452,13 +461,11 @@ public:
     const_iterator begin() const noexcept { return data_; }
     const_iterator end() const noexcept { return data_ + size_; }
     std::byte& operator[](std::size_t index) {
-        if (index >= size_)
-            detail::throw_out_of_range("bytes_mut::operator[]", index, index + 1, size_);
+        if (index >= size_) detail::throw_index_out_of_range("bytes_mut::operator[]", index, size_);
         return data_[index];
     }
     std::byte operator[](std::size_t index) const {
-        if (index >= size_)
-            detail::throw_out_of_range("bytes_mut::operator[]", index, index + 1, size_);
+        if (index >= size_) detail::throw_index_out_of_range("bytes_mut::operator[]", index, size_);
         return data_[index];
     }
     std::span<std::byte> as_span() noexcept { return {data_, size_}; }
@@ -500,11 +507,19 @@ public:
         capacity_ = fresh->capacity();
     }
 
-    /// Appends bytes (growing as needed).
+    /// Appends bytes (growing as needed). `more` may be a view of this buffer's own bytes.
     void extend(std::span<const std::byte> more) {
         if (more.empty()) return;
-        reserve(more.size());
-        std::memcpy(data_ + size_, more.data(), more.size());
+        std::byte const* source = more.data();
+        if (size_ != 0 && source >= data_ && source < data_ + size_) {
+            // Our own bytes: reserve may move them, so find them again by offset afterwards.
+            std::size_t const offset = static_cast<std::size_t>(source - data_);
+            reserve(more.size());
+            source = data_ + offset;
+        } else {
+            reserve(more.size());
+        }
+        std::memmove(data_ + size_, source, more.size());
         size_ += more.size();
     }
     void extend(std::string_view text) { extend(detail::as_byte_span(text)); }
@@ -764,11 +779,13 @@ public:
         return asio::buffer(asio::const_buffer(target_->data(), size()) + pos, n);
     }
     void grow(std::size_t n) {
-        if (size() > max_size_ || max_size_ - size() < n)
+        if (target_->size() > max_size_ || max_size_ - target_->size() < n)
             throw std::length_error("asyncpat::dynamic_bytes_buffer too long");
         target_->grow_uninitialised(n);
     }
-    void shrink(std::size_t n) noexcept { target_->truncate(size() - std::min(n, size())); }
+    void shrink(std::size_t n) noexcept {
+        target_->truncate(target_->size() - std::min(n, target_->size()));
+    }
     void consume(std::size_t n) { target_->advance(std::min(n, target_->size())); }
 
 private:

@@ -575,7 +575,8 @@ public:
     /// holds the rest, with the remaining capacity.
     bytes_mut split_off(std::size_t at) {
         if (at > capacity_)
-            detail::throw_out_of_range("bytes_mut::split_off", at, capacity_, capacity_);
+            throw std::out_of_range("asyncpat::bytes_mut::split_off: at " + std::to_string(at) +
+                                    " is past the capacity " + std::to_string(capacity_));
         bytes_mut tail = share(at, size_ > at ? size_ - at : 0, capacity_ - at);
         size_ = std::min(size_, at);
         capacity_ = at;

@@ -264,6 +264,37 @@ TEMPLATE_TEST_CASE("oneshot: a receive that fails to park (out of memory) leaves
     CHECK(received == 5);
 }
 
+namespace {
+task<void> receive_value(asyncpat::oneshot_receiver<int> rx) {
+    (void)co_await rx;
+}
+}  // namespace
+
+TEST_CASE("oneshot: a cancellation whose wake-up cannot be queued abandons the task", "[oneshot]") {
+    // The hook, run under the task's lock by the cancellation, fails to queue the resumption:
+    // the tree is abandoned there, which disarms the same context (it used to deadlock on its
+    // own lock).
+    asio::io_context io(1);
+    auto no_work_failure = std::make_shared<bool>(false);
+    auto fail_next_execute = std::make_shared<bool>(false);
+    asyncpat_test::failing_work_executor ex(io.get_executor(), no_work_failure, fail_next_execute);
+    auto [tx, rx] = asyncpat::make_oneshot<int>();
+    auto handle = asyncpat::spawn(ex, receive_value(std::move(rx)));
+    io.poll();                  // the receive parks
+    handle.abort();             // queues the cancellation's emission
+    *fail_next_execute = true;  // the wake-up the hook queues will fail
+    io.poll();
+    CHECK(handle.is_finished());
+    auto join = [](asyncpat::join_handle<void> h) -> task<void> { co_await h; };
+    std::error_code code;
+    try {
+        asyncpat::sync_wait(io, join(std::move(handle)));
+    } catch (const std::system_error& e) {
+        code = e.code();
+    }
+    CHECK(code == asyncpat::make_error_code(asyncpat::errc::abandoned));
+}
+
 TEST_CASE("oneshot: a sender on another thread wakes a parked receive", "[oneshot]") {
     auto body = []() -> task<int> {
         auto [tx, rx] = asyncpat::make_oneshot<int>();

@@ -299,3 +299,26 @@ TEST_CASE("a group destroyed while another task waits in join_all ends that wait
     CHECK(asyncpat::sync_wait(io, join(std::move(waiting))) == "aborted");
     CHECK_FALSE(group);
 }
+
+TEST_CASE("a join_all resumed after its group was destroyed ends with operation_aborted",
+          "[task_group]") {
+    // The member's hand-over to join_all is queued on another io_context when the group goes;
+    // the resumed join_all must not wait again (nothing would ever wake it).
+    asio::io_context waiter_io(1);
+    asio::io_context group_io(1);
+    auto group = std::make_unique<asyncpat::task_group<int>>(group_io);
+    group->spawn([]() -> task<int> { co_return 1; });
+    group->spawn([]() -> task<int> {
+        co_await asyncpat::sleep_for(1h);
+        co_return 2;
+    });
+    auto waiting = asyncpat::spawn(waiter_io, join_all_of(group.get()));
+    waiter_io.poll();  // join_all waits
+    group_io.poll();   // the first member finishes: its hand-over is posted to waiter_io
+    group.reset();     // the second is cancelled
+    group_io.poll();
+    auto join = [](asyncpat::join_handle<std::string> h) -> task<std::string> {
+        co_return co_await h;
+    };
+    CHECK(asyncpat::sync_wait(waiter_io, join(std::move(waiting))) == "aborted");
+}

@@ -150,6 +150,10 @@ public:
     // Takes a finished member, or registers `w` as the waiter.
     poll_result poll(waiter& w, bool interruptible) {
         std::lock_guard<std::mutex> lock(mutex_);
+        if (closed_) {  // the owner is gone (a wait resumed after close): nothing will come
+            w.cancelled = true;
+            return poll_result::taken;
+        }
         if (group_member<T>* first = finished_.pop_front()) {
             w.taken = first;
             return poll_result::taken;
@@ -409,7 +413,10 @@ public:
                 member = co_await next_awaiter{state.get(), interruptible};
             } catch (const std::system_error& e) {
                 if (e.code() != asio::error::operation_aborted) throw;
-                if (state->closed()) throw;  // the group is gone; its tasks were cancelled
+                if (state->closed()) {  // the group is gone; its tasks were cancelled
+                    for (auto& error : errors) detail::report_unhandled_exception(error);
+                    throw;
+                }
                 cancelled = true;
                 interruptible = false;
                 state->cancel_running(asio::cancellation_type::terminal);

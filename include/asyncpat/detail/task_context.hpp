@@ -273,6 +273,10 @@ public:
         hook_object_ = awaiter;
     }
     void clear_hook() noexcept {
+        if (emitting_here()) {  // (see emit)
+            hook_ = nullptr;
+            return;
+        }
         std::lock_guard<spin_lock> guard(lock_);
         hook_ = nullptr;
     }
@@ -283,6 +287,11 @@ public:
     // called before the tree's frames are destroyed without resuming (abandonment), so that a
     // later cancellation cannot reach a destroyed awaiter or I/O object.
     void disarm() noexcept {
+        if (emitting_here()) {  // (see emit)
+            hook_ = nullptr;
+            signal_.slot().clear();
+            return;
+        }
         std::lock_guard<spin_lock> guard(lock_);
         hook_ = nullptr;
         signal_.slot().clear();
@@ -327,11 +336,28 @@ private:
         }
     };
 
+    // Runs the hook and the slot's handler under the lock. A hook that wakes the awaiter may
+    // fail to queue its resumption, and then the tree is abandoned right here, on this thread,
+    // which disarms this same context: the lock is ours already, so disarm() and clear_hook()
+    // skip it while this thread emits for this context (the lock is not recursive).
     void emit(asio::cancellation_type type) {
         std::lock_guard<spin_lock> guard(lock_);
+        task_context*& emitting = emitting_on_this_thread();
+        task_context* const outer = std::exchange(emitting, this);
+        struct restore {
+            task_context*& slot;
+            task_context* previous;
+            ~restore() { slot = previous; }
+        } const restore_outer{emitting, outer};
         if (hook_) hook_(hook_object_, type);
         signal_.emit(type);
     }
+
+    static task_context*& emitting_on_this_thread() noexcept {
+        static thread_local constinit task_context* emitting = nullptr;
+        return emitting;
+    }
+    bool emitting_here() const noexcept { return emitting_on_this_thread() == this; }
 
     asio::any_io_executor executor_;
     asio::io_context::executor_type const* io_;  // executor_'s target when it is an io_context's

@@ -313,7 +313,8 @@ auto merge(Other other) {
 /// noticed when a call slot is needed at the limit, or after the stream ended. When a call
 /// failed, the stream threw, or the awaiting task was cancelled, the calls still running are
 /// cancelled and awaited before the exception leaves: no call outlives `for_each_concurrent`
-/// (later failures of those calls are dropped, as tokio drops the other futures). Throws
+/// (later failures of those calls are dropped, as tokio drops the other futures; when the
+/// caller was cancelled they go to the unhandled exception handler). Throws
 /// `std::invalid_argument` for a limit of 0.
 template <async_stream S, typename F>
 task<void> for_each_concurrent(S stream, std::size_t limit, F f) {

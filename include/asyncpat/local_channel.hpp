@@ -350,12 +350,7 @@ public:
         return (s & sender_gone) != 0;
     }
 
-    // As oneshot_state's: prepare_park takes the work unit (may throw), park_prepared parks.
-    void prepare_park(std::coroutine_handle<> handle, task_context* context) {
-        this->set_waiter(handle, context);
-    }
-    // Undoes prepare_park when the receive does not park after all (cancelled first).
-    void unprepare_park() noexcept { this->release_work(); }
+    // As oneshot_state's (after oneshot_slot::prepare_park).
     bool park_prepared() noexcept {
         if (state_ & (value_set | sender_gone)) {  // the outcome is known already
             this->release_work();

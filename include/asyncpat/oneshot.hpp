@@ -72,6 +72,17 @@ public:
     }
     bool is_taken() const noexcept { return taken_; }
 
+    // Parking a receive is two steps: prepare_park takes the work unit (may throw: nothing
+    // changed then), and the state's park_prepared parks unless the outcome is known already
+    // (then it gives the unit back). unprepare_park gives it back when the receive does not
+    // park after all (cancelled first).
+    void prepare_park(std::coroutine_handle<> handle, task_context* context) {
+        work_.acquire(*context);
+        waiter_handle_ = handle;
+        waiter_context_ = context;
+    }
+    void unprepare_park() noexcept { release_work(); }
+
 protected:
     oneshot_slot() = default;
     ~oneshot_slot() = default;
@@ -87,11 +98,6 @@ protected:
     // For the destructor of the derived state, given its final word.
     void destroy_value(std::uint32_t word) noexcept {
         if ((word & oneshot_flags::value_set) && !taken_) slot()->~T();
-    }
-    void set_waiter(std::coroutine_handle<> handle, task_context* context) {
-        work_.acquire(*context);  // may throw: nothing changed then
-        waiter_handle_ = handle;
-        waiter_context_ = context;
     }
     void release_work() noexcept { work_.reset(); }
 
@@ -165,14 +171,7 @@ public:
         return (s & sender_gone) != 0;
     }
 
-    // Parking is two steps: prepare_park (set_waiter: takes the work unit, may throw), then
-    // park_prepared, which parks the receiver unless the outcome is known already (then it gives
-    // the unit back). True: parked.
-    void prepare_park(std::coroutine_handle<> handle, task_context* context) {
-        this->set_waiter(handle, context);
-    }
-    // Undoes prepare_park when the receive does not park after all (cancelled first).
-    void unprepare_park() noexcept { this->release_work(); }
+    // Parks the receiver (after prepare_park) unless the outcome is known already. True: parked.
     bool park_prepared() noexcept {
         std::uint32_t s = state_.fetch_or(receiver_waiting, std::memory_order_acq_rel);
         if ((s & (value_set | sender_gone)) == 0) return true;

@@ -559,21 +559,7 @@ struct spawn_result {
                   "asyncpat::spawn: the callable must return asyncpat::task<T>");
     using type = typename task_type::value_type;
 };
-}  // namespace detail
 
-/// Runs a task concurrently on `ex` (an executor or an execution context such as an
-/// `io_context`) and returns its `join_handle`.
-///
-/// `spawn(ex, function, args...)` moves the callable and the arguments into the spawned state
-/// and calls `function(std::move(args)...)` from there, so a capturing lambda and its captures
-/// live as long as the task (the C++ counterpart of tokio's `'static` rule). The call happens
-/// inside `spawn` (it only creates the lazy task, and its exceptions propagate out of `spawn`);
-/// the task's body starts later, through `asio::post` on `ex`, never inside `spawn`.
-/// `spawn(ex, task)` runs an existing task.
-///
-/// @par Thread safety
-/// May be called from any thread.
-namespace detail {
 // Makes the spawned state (with `refs` references: the running task's, and the join handle's
 // if there is one) and launches the task. `adopt` takes the state before the launch, so that
 // the handle's reference is dropped if the launch throws.

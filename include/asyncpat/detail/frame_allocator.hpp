@@ -165,11 +165,9 @@ struct frame_allocated {
 // Gives a class (a task's root, a shared state) its objects from the per-thread cache. An
 // object aligned to at most 64 bytes is placed correctly in a cache block; one aligned beyond
 // that gets its own aligned allocation.
-struct cache_allocated {
-    static void* operator new(std::size_t size) { return frame_cache::allocate(size); }
-    static void operator delete(void* pointer, std::size_t size) noexcept {
-        frame_cache::deallocate(pointer, size);
-    }
+struct cache_allocated : frame_allocated {
+    using frame_allocated::operator new;
+    using frame_allocated::operator delete;
     static void* operator new(std::size_t size, std::align_val_t alignment) {
         if (alignment <= frame_cache::block_alignment) return frame_cache::allocate(size);
         return ::operator new(size, alignment);

@@ -53,7 +53,6 @@ public:
             item.emplace(std::move(**position_));  // a container owned here
         else
             item.emplace(**position_);  // a view: the elements are the caller's
-
         ++*position_;
         ++taken_;
         return item;

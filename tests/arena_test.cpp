@@ -20,6 +20,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -98,6 +99,108 @@ TEST_CASE("a stale weak ref is detected after its slot was reused", "[arena]") {
     CHECK_FALSE(arena.lock(weak));             // never reads "second"
     CHECK(arena.lock(second.weak()).as_string_view() == "second");
     CHECK_FALSE(arena.lock(asyncpat::weak_message_ref()));
+}
+
+namespace {
+std::string text_of(std::span<const std::byte> bytes) {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+}  // namespace
+
+TEST_CASE("a read section reads through weak refs; a message freed meanwhile stays intact",
+          "[arena][read_section]") {
+    message_arena arena(1, 16);
+    message_ref message = arena.try_alloc("hello");
+    asyncpat::weak_message_ref const weak = message.weak();
+    {
+        asyncpat::arena_read_section section = arena.read_section();
+        REQUIRE(section.is_open());
+        std::optional<std::span<const std::byte>> got = section.get(weak);
+        REQUIRE(got);
+        CHECK(text_of(*got) == "hello");
+        message = message_ref();                // the last reference goes while the section is open
+        CHECK_FALSE(section.get(weak));         // freed: later gets fail...
+        CHECK(text_of(*got) == "hello");        // ...but what was read stays intact
+        CHECK_FALSE(arena.try_alloc("other"));  // the slot is not reused yet
+        CHECK(arena.live_slots() == 0);         // (it holds no message)
+        CHECK_FALSE(arena.read_section().get(weak));  // nor does a nested section find it
+    }
+    message_ref other = arena.try_alloc("other");  // the section closed: the slot is back
+    REQUIRE(other);
+    CHECK(other.index() == weak.index());
+    asyncpat::arena_read_section section = arena.read_section();
+    CHECK_FALSE(section.get(weak));  // stale: never reads "other"
+    CHECK(text_of(*section.get(other.weak())) == "other");
+    CHECK_FALSE(section.get(asyncpat::weak_message_ref()));
+    CHECK_FALSE(section.get(asyncpat::weak_message_ref(7, 1)));  // out of range
+}
+
+TEST_CASE("overlapping read sections hold freed slots until the last one closes",
+          "[arena][read_section]") {
+    message_arena arena(2, 16);
+    message_ref a = arena.try_alloc("a");
+    message_ref b = arena.try_alloc("b");
+    auto first = std::make_optional(arena.read_section());
+    auto second = arena.read_section();
+    a = message_ref();
+    first.reset();  // one still open
+    CHECK_FALSE(arena.try_alloc("c"));
+    auto moved = std::move(second);  // moving keeps it open
+    CHECK_FALSE(second.is_open());
+    CHECK_FALSE(second.get(b.weak()));  // a moved-from section reads nothing
+    CHECK(moved.get(b.weak()));
+    b = message_ref();
+    CHECK_FALSE(arena.try_alloc("c"));
+    moved.close();
+    moved.close();  // closing twice is harmless
+    CHECK_FALSE(moved.get(b.weak()));
+    message_ref c = arena.try_alloc("c");
+    message_ref d = arena.try_alloc("d");
+    CHECK((c && d));  // both slots came back
+    CHECK(arena.allocation_failures() == 2);
+}
+
+TEST_CASE("a waiting alloc gets a slot released under a read section when it closes",
+          "[arena][read_section]") {
+    auto body = []() -> task<std::string> {
+        message_arena arena(1, 16);
+        message_ref held = arena.try_alloc("held");
+        auto waiting = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](message_arena& a) -> task<std::string> {
+                message_ref m = co_await a.alloc(std::string_view("next"));
+                co_return std::string(m.as_string_view());
+            },
+            std::ref(arena));
+        co_await asyncpat::this_task::yield();
+        std::string log;
+        {
+            asyncpat::arena_read_section section = arena.read_section();
+            auto const read = section.get(held.weak());
+            held = message_ref();  // would go to the waiting alloc, but the section reads it
+            co_await asyncpat::this_task::yield();
+            co_await asyncpat::this_task::yield();
+            log += waiting.is_finished() ? "reused;" : "deferred;";
+            log += text_of(*read) + ";";
+        }
+        log += co_await waiting;
+        co_return log;
+    };
+    CHECK(run(body()) == "deferred;held;next");
+}
+
+TEST_CASE("a read section keeps the arena's memory past the arena object",
+          "[arena][read_section]") {
+    auto arena = std::make_unique<message_arena>(2, 16);
+    message_ref message = arena->try_alloc("kept");
+    asyncpat::weak_message_ref const weak = message.weak();
+    asyncpat::arena_read_section section = arena->read_section();
+    std::span<const std::byte> const read = *section.get(weak);
+    arena.reset();
+    message = message_ref();  // the slot retires, but the section still reads it
+    CHECK(text_of(read) == "kept");
+    CHECK_FALSE(section.get(weak));
+    section.close();  // now the memory goes (ASan and LSan check)
 }
 
 TEST_CASE("messages outlive the arena object", "[arena]") {

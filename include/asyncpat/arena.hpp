@@ -96,6 +96,28 @@ private:
     std::atomic<std::uint64_t> generation_{0};
 };
 
+// A list of free slots linked through their next_free links (index + 1; 0 ends it), with its
+// last slot, so that two lists splice in constant time. Not synchronized: used under a lock or
+// locally.
+struct slot_list {
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+
+    bool empty() const noexcept { return first == 0; }
+    void push(std::uint32_t index, arena_slot* slots) noexcept {
+        slots[index].set_next_free(first);
+        if (first == 0) last = index + 1u;
+        first = index + 1u;
+    }
+    void splice(slot_list& other, arena_slot* slots) noexcept {
+        if (other.empty()) return;
+        slots[other.last - 1].set_next_free(first);
+        if (first == 0) last = other.last;
+        first = other.first;
+        other = slot_list();
+    }
+};
+
 // A waiting alloc, parked in the arena's list until a released slot is handed to it: a channel
 // receive waiter whose value is the slot's index.
 struct arena_waiter : channel_receive_waiter<std::uint32_t> {
@@ -114,10 +136,12 @@ struct arena_waiter : channel_receive_waiter<std::uint32_t> {
 //               waiter instead (under lock_). Setting the bit and seeing the stack empty are one
 //               atomic step, and so are pushing and seeing the bit: no wake-up is lost.
 //   bit 33      closed: the arena object is gone. No push or pop succeeds after that.
-//   bits 34-63  a tag that every change advances, so that a pop that read the top and the slot
+//   bit 34      readers: read sections are open (see below). While it is set no push succeeds
+//               and no slot is handed to a waiter: a released slot is deferred instead.
+//   bits 35-63  a tag that every change advances, so that a pop that read the top and the slot
 //               below it fails if the stack changed in between (ABA). A pop preempted between
-//               its two reads for exactly 2^30 changes (tens of seconds of saturated traffic)
-//               could still be fooled; slotmap accepts a similar bound for its versions.
+//               its two reads for exactly 2^29 changes (seconds of saturated traffic) could
+//               still be fooled; slotmap accepts a similar bound for its versions.
 // Allocation pops (one CAS), the last release of a message pushes (one CAS): the steady state
 // costs those two and the slot's reference count, and no lock.
 //
@@ -129,8 +153,31 @@ struct arena_waiter : channel_receive_waiter<std::uint32_t> {
 //
 // The high watermark is exact for free: a stack pushes freed slots on top of the never used
 // ones (which start in index order), so a never used slot k is popped only while slots 0..k-1
-// are all taken. The most slots taken at once is therefore the highest index ever popped, plus
-// one.
+// are all taken (holding a message, or deferred for a read section). The most slots taken at
+// once is therefore the highest index ever popped, plus one.
+//
+// Read sections (arena_read_section) read messages through weak refs with no atomic operation
+// per read: a slot released while a section that may have read its message is open is not
+// reused until that section closes, so a message whose generation a section saw stays intact
+// until it closes.
+//
+// The first section to open (when none is) sets the readers bit in the head word, under
+// readers_lock_, and the last to close clears it. A release decides between reuse and deferral
+// by an atomic read-modify-write of the head word (the push's CAS, or touch_head before a
+// hand-off to a waiter): if it saw the bit clear, a section that opens later sets the bit after
+// it in the word's modification order, so it synchronizes with the release, sees the slot's
+// even generation, and its get fails. If it saw the bit set, the slot is deferred.
+//
+// Deferred slots wait by phase, so that sections that keep overlapping cannot hold them back
+// forever (as one count of open sections would: it might never reach zero). `sections_` holds a
+// phase bit and one count of open sections per phase; a section opens in the current phase (one
+// CAS of the word, so the count it raises is the current phase's) and closes in that one. A slot
+// deferred in phase p (under readers_lock_, after a read-modify-write of `sections_`) goes to
+// deferred_[p]. The phase flips to !p once no section of !p is open and nothing deferred waits in
+// !p; after the flip new sections count in !p, and the slots of deferred_[p] are returned as soon
+// as the count of p reaches zero: every section that could have seen their messages was then
+// open in p, or in !p before the previous flip, and has closed. Flips and returns happen under
+// readers_lock_, by a release that defers or by a section whose phase count reaches zero.
 class arena_state {
 public:
     arena_state(std::size_t slots, std::size_t max_bytes)
@@ -208,6 +255,63 @@ public:
     void give_back(arena_slot& s) noexcept {
         s.end_generation();
         return_slot(s.index());
+    }
+
+    // ---- read sections
+
+    // Opens a section; returns its phase (0 or 1), to close it with.
+    unsigned open_read_section() noexcept {
+        std::uint64_t w = sections_.load(std::memory_order_relaxed);
+        while ((w & all_sections) != 0) {
+            unsigned const phase = phase_of(w);
+            if (sections_.compare_exchange_weak(w, w + one_section(phase),
+                                                std::memory_order_acquire,
+                                                std::memory_order_relaxed))
+                return phase;
+        }
+        std::lock_guard<spin_lock> guard(readers_lock_);  // none open: the bit may be clear
+        w = sections_.load(std::memory_order_relaxed);
+        unsigned const phase = phase_of(w);  // (it changes only under readers_lock_)
+        if ((w & all_sections) == 0) {
+            if (!sections_own_state_) {  // (the last to close may not have locked yet)
+                sections_own_state_ = true;
+                add_owner();  // the open sections keep the memory alive, together
+            }
+            head_.fetch_or(readers_bit, std::memory_order_seq_cst);
+        }
+        sections_.fetch_add(one_section(phase), std::memory_order_acq_rel);
+        return phase;
+    }
+
+    void close_read_section(unsigned phase) noexcept {
+        std::uint64_t const w =
+            sections_.fetch_sub(one_section(phase), std::memory_order_acq_rel) - one_section(phase);
+        if (count_of(w, phase) != 0) return;
+        slot_list ready;
+        bool last = false;
+        {
+            std::lock_guard<spin_lock> guard(readers_lock_);
+            if ((sections_.load(std::memory_order_acquire) & all_sections) == 0) {
+                // None open, and none opens without readers_lock_: everything deferred is free.
+                // (Several closers may find none open; the first one ends the sections' hold.)
+                last = std::exchange(sections_own_state_, false);
+                head_.fetch_and(~readers_bit, std::memory_order_seq_cst);
+                ready.splice(deferred_[0], slots_.get());
+                ready.splice(deferred_[1], slots_.get());
+            } else {
+                advance_locked(ready);
+            }
+        }
+        return_list(ready);
+        if (last) drop_owner();
+    }
+
+    std::optional<std::span<const std::byte>> read(std::uint32_t index,
+                                                   std::uint64_t generation) const noexcept {
+        if (generation == 0 || index >= slot_count_) return std::nullopt;
+        arena_slot const& s = slots_[index];
+        if (s.generation() != generation) return std::nullopt;
+        return std::span<const std::byte>(s.buffer(), s.size());
     }
 
     // ---- waiting allocs (the slow path; the caller owns the state meanwhile)
@@ -309,16 +413,36 @@ private:
     static constexpr std::uint64_t top_mask = 0xFFFF'FFFFu;
     static constexpr std::uint64_t waiters_bit = std::uint64_t{1} << 32;
     static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 33;
-    static constexpr std::uint64_t tag_one = std::uint64_t{1} << 34;
+    static constexpr std::uint64_t readers_bit = std::uint64_t{1} << 34;
+    static constexpr std::uint64_t tag_one = std::uint64_t{1} << 35;
+
+    // sections_: bits 0-30 the sections open in phase 0, bits 32-62 those in phase 1, bit 63 the
+    // current phase.
+    static constexpr std::uint64_t phase_bit = std::uint64_t{1} << 63;
+    static constexpr std::uint64_t all_sections = 0x7FFF'FFFF'7FFF'FFFFu;
+    static constexpr unsigned phase_of(std::uint64_t w) noexcept {
+        return static_cast<unsigned>(w >> 63);
+    }
+    static constexpr std::uint64_t one_section(unsigned phase) noexcept {
+        return std::uint64_t{1} << (32 * phase);
+    }
+    static constexpr std::uint64_t count_of(std::uint64_t w, unsigned phase) noexcept {
+        return (w >> (32 * phase)) & 0x7FFF'FFFFu;
+    }
 
     // A free slot goes back on the stack, or to the first waiting alloc, or retires (the arena
-    // object is gone).
+    // object is gone), or waits for the open read sections to close (unless it comes from the
+    // deferred list, emptied when no section was open: then sections opened since cannot have
+    // seen its message).
+    template <bool HonourReaders = true>
     void return_slot(std::uint32_t index) noexcept {
+        constexpr std::uint64_t stop =
+            closed_bit | waiters_bit | (HonourReaders ? readers_bit : std::uint64_t{0});
         for (;;) {
             // Acquire: a closed word orders close()'s owner increment before our decrement.
             std::uint64_t h = head_.load(std::memory_order_acquire);
             for (;;) {
-                if ((h & (closed_bit | waiters_bit)) != 0) break;
+                if ((h & stop) != 0) break;
                 slots_[index].set_next_free(static_cast<std::uint32_t>(h & top_mask));
                 if (head_.compare_exchange_weak(h, ((h & ~top_mask) + tag_one) | (index + 1u),
                                                 std::memory_order_release,
@@ -329,30 +453,107 @@ private:
                 drop_owner();
                 return;
             }
-            if (hand_to_waiter(index)) return;
+            if (HonourReaders && (h & readers_bit) != 0) {
+                defer(index);
+                return;
+            }
+            if (hand_to_waiter<HonourReaders>(index)) return;
             // The waiters left meanwhile (and cleared the bit): push again.
         }
     }
 
-    // True if the slot went to a waiting alloc (or retired: closed meanwhile); false if no
-    // alloc waits any more.
+    // True if the slot went to a waiting alloc (or retired: closed meanwhile, or was deferred:
+    // a read section opened meanwhile); false if no alloc waits any more.
+    template <bool HonourReaders>
     bool hand_to_waiter(std::uint32_t index) noexcept {
         arena_waiter* w = nullptr;
+        bool read_sections_open = false;
         {
             std::lock_guard<spin_lock> guard(lock_);
             if (!closed_) {
-                w = waiters_.pop_front();
-                if (w == nullptr) return false;
-                w->value = index;
-                if (waiters_.empty()) clear_waiters_bit_locked();
+                if (waiters_.empty()) return false;
+                // A hand-off reuses the slot: decide by a read-modify-write, as a push does.
+                read_sections_open = HonourReaders && (touch_head() & readers_bit) != 0;
+                if (!read_sections_open) {
+                    w = waiters_.pop_front();
+                    w->value = index;
+                    if (waiters_.empty()) clear_waiters_bit_locked();
+                }
             }
         }
-        if (w == nullptr) {
+        if (read_sections_open) {
+            defer(index);  // (outside lock_: it may return slots to waiters itself)
+        } else if (w == nullptr) {
             drop_owner();  // closed meanwhile: the slot retires
-            return true;
+        } else {
+            w->wake();  // the slot is taken, so the state lives on
         }
-        w->wake();  // the slot is taken, so the state lives on
         return true;
+    }
+
+    // An atomic read-modify-write of the head word that changes only its tag: the value it
+    // returns is ordered with the sections' opening and closing (see the class comment).
+    std::uint64_t touch_head() noexcept {
+        std::uint64_t h = head_.load(std::memory_order_relaxed);
+        while (!head_.compare_exchange_weak(h, h + tag_one, std::memory_order_seq_cst,
+                                            std::memory_order_relaxed)) {
+        }
+        return h;
+    }
+
+    // A released slot while read sections are open: it waits in its phase's list, unless no
+    // section is open any more (then none that opens from now on can see its message).
+    void defer(std::uint32_t index) noexcept {
+        add_owner();  // once listed, the slot may be returned and retired by another thread
+        slot_list ready;
+        {
+            std::lock_guard<spin_lock> guard(readers_lock_);
+            std::uint64_t const w = touch_sections();
+            if ((w & all_sections) == 0) {
+                ready.push(index, slots_.get());
+            } else {
+                deferred_[phase_of(w)].push(index, slots_.get());
+                advance_locked(ready);
+            }
+        }
+        return_list(ready);
+        drop_owner();
+    }
+
+    // Under readers_lock_: returns the previous phase's slots once its sections have closed, and
+    // flips the phase when the current one has slots waiting and the previous one is done.
+    void advance_locked(slot_list& ready) noexcept {
+        std::uint64_t const w = sections_.load(std::memory_order_acquire);
+        unsigned const current = phase_of(w);
+        unsigned const previous = current ^ 1u;
+        if (count_of(w, previous) != 0) return;
+        ready.splice(deferred_[previous], slots_.get());
+        if (deferred_[current].empty()) return;
+        // Flip: new sections count in `previous` from now on; the slots deferred in `current`
+        // wait for the sections counted there.
+        std::uint64_t const before = sections_.fetch_xor(phase_bit, std::memory_order_seq_cst);
+        if (count_of(before, current) == 0) ready.splice(deferred_[current], slots_.get());
+    }
+
+    // An atomic read-modify-write of `sections_` that changes nothing: a section that opens
+    // after it (in that word's modification order) synchronizes with it.
+    std::uint64_t touch_sections() noexcept {
+        std::uint64_t w = sections_.load(std::memory_order_relaxed);
+        while (!sections_.compare_exchange_weak(w, w, std::memory_order_seq_cst,
+                                                std::memory_order_relaxed)) {
+        }
+        return w;
+    }
+
+    // Slots that no open section can have read: to the stack, to waiters, or retired.
+    void return_list(slot_list& list) noexcept {
+        std::uint32_t link = list.first;
+        list = slot_list();
+        while (link != 0) {
+            std::uint32_t const index = link - 1;
+            link = slots_[index].next_free();  // read before the slot is pushed again
+            return_slot<false>(index);
+        }
     }
 
     void unlink_locked(arena_waiter& w) noexcept {
@@ -382,6 +583,12 @@ private:
     spin_lock lock_;                     // the waiting allocs, and close
     waiter_list<arena_waiter> waiters_;  // under lock_, in the order they parked
     bool closed_ = false;                // under lock_
+    // Read sections (see the class comment): the phase and the open counts, and the slots
+    // deferred in each phase (under readers_lock_).
+    alignas(64) std::atomic<std::uint64_t> sections_{0};
+    spin_lock readers_lock_;
+    slot_list deferred_[2];
+    bool sections_own_state_ = false;  // the open sections' owner reference (under the lock)
 };
 
 // co_await: a free slot's index, waiting for one while every slot is taken. Throws
@@ -524,6 +731,66 @@ private:
     std::uint64_t generation_ = 0;  // 0: refers to nothing (generations of messages are odd)
 };
 
+/// An open read section of a `message_arena`: reads messages through `weak_message_ref`s
+/// without taking a reference, so a read costs no atomic operation (a generation check).
+///
+/// A slot released while a section that may have read its message is open is not reused until
+/// that section closes: a message that `get` found stays intact until the section closes, even
+/// if its last reference goes meanwhile. Opening and closing cost one atomic read-modify-write
+/// each (more, and a spin lock, for the first section to open, for the last to close, and while
+/// released slots wait).
+///
+/// Keep sections short: a released slot waits for the sections open when it was released (at
+/// most two rounds of them: sections that keep overlapping do not hold it back for ever, but one
+/// that stays open does). While slots wait, `try_alloc` may fail and `alloc` wait, as for a full
+/// arena.
+///
+/// @par Thread safety
+/// A section may be used and closed on any thread (also across `co_await`, with the caveat
+/// above); one section object is not for concurrent use while it is being moved or closed.
+/// Any number of sections, on any threads, may be open at once.
+class arena_read_section {
+public:
+    arena_read_section() noexcept = default;
+    arena_read_section(arena_read_section&& other) noexcept
+        : state_(std::exchange(other.state_, nullptr)), phase_(other.phase_) {}
+    arena_read_section& operator=(arena_read_section&& other) noexcept {
+        if (this != &other) {
+            close();
+            state_ = std::exchange(other.state_, nullptr);
+            phase_ = other.phase_;
+        }
+        return *this;
+    }
+    ~arena_read_section() { close(); }
+
+    /// The bytes of the message `weak` refers to, valid until this section closes; `nullopt` if
+    /// that message was freed before this call (its slot may hold another one by now), if
+    /// `weak` is empty, or if the section is closed.
+    std::optional<std::span<const std::byte>> get(const weak_message_ref& weak) const noexcept {
+        if (!state_) return std::nullopt;
+        return state_->read(weak.index(), weak.generation());
+    }
+
+    bool is_open() const noexcept { return state_ != nullptr; }
+    explicit operator bool() const noexcept { return is_open(); }
+
+    /// Ends the section early (the destructor does it otherwise). Spans from `get` are invalid
+    /// from here on.
+    void close() noexcept {
+        if (state_) std::exchange(state_, nullptr)->close_read_section(phase_);
+    }
+
+    /// @cond internal
+    explicit arena_read_section(detail::arena_state* state) noexcept
+        : state_(state), phase_(state->open_read_section()) {}
+    /// @endcond
+
+private:
+    detail::arena_state* state_ = nullptr;
+    unsigned phase_ = 0;  // the phase the section counts in
+};
+
 inline weak_message_ref message_ref::weak() const noexcept {
     return slot_ ? weak_message_ref(slot_->index(), generation_) : weak_message_ref();
 }
@@ -586,6 +853,11 @@ public:
         }
         return message_ref(&slot, weak.generation());
     }
+
+    /// Opens a read section: `section.get(weak)` then reads messages with no atomic operation
+    /// per read. See `arena_read_section` (keep it short: freed slots wait for it to close).
+    /// The section keeps the arena's memory alive, also past the arena object.
+    arena_read_section read_section() const noexcept { return arena_read_section(state_); }
 
     std::size_t slots() const noexcept { return state_->slot_count(); }
     std::size_t max_message_bytes() const noexcept { return state_->max_bytes(); }

@@ -138,7 +138,8 @@ struct arena_waiter : channel_receive_waiter<std::uint32_t> {
 //   bit 33      closed: the arena object is gone. No push or pop succeeds after that.
 //   bit 34      readers: read sections are open (see below). While it is set no push succeeds
 //               and no slot is handed to a waiter: a released slot is deferred instead.
-//   bits 35-63  a tag that every change advances, so that a pop that read the top and the slot
+//   bits 35-63  a tag that every push and pop advances, so that a pop that read the top and the
+//   slot
 //               below it fails if the stack changed in between (ABA). A pop preempted between
 //               its two reads for exactly 2^29 changes (seconds of saturated traffic) could
 //               still be fooled; slotmap accepts a similar bound for its versions.
@@ -284,13 +285,20 @@ public:
     }
 
     void close_read_section(unsigned phase) noexcept {
-        std::uint64_t const w =
-            sections_.fetch_sub(one_section(phase), std::memory_order_acq_rel) - one_section(phase);
-        if (count_of(w, phase) != 0) return;
+        // Only a decrement that leaves others open in this phase goes without the lock: one that
+        // would take the phase's count to zero is done under it, so the state (which the open
+        // sections keep alive) cannot be freed by another closer before this one has locked.
+        std::uint64_t w = sections_.load(std::memory_order_relaxed);
+        while (count_of(w, phase) > 1)
+            if (sections_.compare_exchange_weak(w, w - one_section(phase),
+                                                std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
+                return;
         slot_list ready;
         bool last = false;
         {
             std::lock_guard<spin_lock> guard(readers_lock_);
+            sections_.fetch_sub(one_section(phase), std::memory_order_acq_rel);
             if ((sections_.load(std::memory_order_acquire) & all_sections) == 0) {
                 // None open, and none opens without readers_lock_: everything deferred is free.
                 // (Several closers may find none open; the first one ends the sections' hold.)
@@ -417,7 +425,7 @@ private:
     static constexpr std::uint64_t tag_one = std::uint64_t{1} << 35;
 
     // sections_: bits 0-30 the sections open in phase 0, bits 32-62 those in phase 1, bit 63 the
-    // current phase.
+    // current phase. (2^31 sections open at once would overflow a count: 32 GiB of sections.)
     static constexpr std::uint64_t phase_bit = std::uint64_t{1} << 63;
     static constexpr std::uint64_t all_sections = 0x7FFF'FFFF'7FFF'FFFFu;
     static constexpr unsigned phase_of(std::uint64_t w) noexcept {

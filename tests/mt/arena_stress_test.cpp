@@ -382,3 +382,33 @@ TEST_CASE("allocs waiting behind read sections get every deferred slot",
     CHECK(arena.live_slots() == 0);
     CHECK(arena.try_alloc("a"));
 }
+
+TEST_CASE("sections of both phases closing on two threads after the arena went",
+          "[mt][arena][read_section]") {
+    // A slot deferred under a phase-0 section flips the phase; a phase-1 section opens; the
+    // arena object goes; then both sections close at once on two threads. The one that closes
+    // last frees the memory, and the other must not touch it after that (ASan checks).
+    int trials_done = 0;
+    for (int trial = 0; trial < 2000; ++trial) {
+        auto arena = std::make_unique<asyncpat::message_arena>(2, 16);
+        asyncpat::message_ref message = arena->try_alloc("m");
+        asyncpat::arena_read_section first = arena->read_section();
+        message = asyncpat::message_ref();  // deferred in phase 0; the phase flips
+        asyncpat::arena_read_section second = arena->read_section();
+        arena.reset();
+        std::atomic<int> ready{0};
+        std::thread other([&] {
+            ready.fetch_add(1);
+            while (ready.load() < 2) {
+            }
+            first.close();
+        });
+        ready.fetch_add(1);
+        while (ready.load() < 2) {
+        }
+        second.close();
+        other.join();
+        ++trials_done;
+    }
+    CHECK(trials_done == 2000);
+}

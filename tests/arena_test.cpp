@@ -132,7 +132,26 @@ TEST_CASE("a read section reads through weak refs; a message freed meanwhile sta
     CHECK_FALSE(section.get(weak));  // stale: never reads "other"
     CHECK(text_of(*section.get(other.weak())) == "other");
     CHECK_FALSE(section.get(asyncpat::weak_message_ref()));
-    CHECK_FALSE(section.get(asyncpat::weak_message_ref(7, 1)));  // out of range
+    CHECK_FALSE(section.get(asyncpat::weak_message_ref(weak.arena_id(), 7, 1)));  // out of range
+    CHECK_FALSE(section.get(asyncpat::weak_message_ref(weak.arena_id(), 0, 2)));  // even: free
+}
+
+static_assert(sizeof(asyncpat::weak_message_ref) == 16, "the arena id takes the padding");
+
+TEST_CASE("a weak ref handed to another arena is refused, even where index and generation match",
+          "[arena]") {
+    message_arena mine(4, 16);
+    message_arena theirs(4, 16);
+    message_ref const own = mine.try_alloc("mine");
+    message_ref const foreign = theirs.try_alloc("theirs");
+    // Both are slot 0, generation 1: only the arena id tells them apart.
+    REQUIRE(own.index() == foreign.index());
+    REQUIRE(own.generation() == foreign.generation());
+    CHECK(own.weak().arena_id() != foreign.weak().arena_id());
+    CHECK_FALSE(mine.lock(foreign.weak()));
+    CHECK_FALSE(mine.read_section().get(foreign.weak()));
+    CHECK(mine.lock(own.weak()).as_string_view() == "mine");
+    CHECK(text_of(*theirs.read_section().get(foreign.weak())) == "theirs");
 }
 
 TEST_CASE("overlapping read sections hold freed slots until the last one closes",

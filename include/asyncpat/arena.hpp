@@ -59,6 +59,7 @@ public:
     }
 
     std::uint32_t index() const noexcept { return index_; }
+    arena_state* arena() const noexcept { return arena_; }
     std::uint64_t generation() const noexcept {
         return generation_.load(std::memory_order_acquire);
     }
@@ -182,7 +183,8 @@ struct arena_waiter : channel_receive_waiter<std::uint32_t> {
 class arena_state {
 public:
     arena_state(std::size_t slots, std::size_t max_bytes)
-        : slot_count_(slots),
+        : id_(next_id()),
+          slot_count_(slots),
           max_bytes_(max_bytes),
           memory_(new std::byte[slots * max_bytes]),
           slots_(new arena_slot[slots]) {
@@ -200,6 +202,9 @@ public:
     void add_owner() noexcept { owners_.fetch_add(1, std::memory_order_relaxed); }
     void drop_owner() noexcept { drop_owners(1); }
 
+    // Tells this arena's weak refs from another's: ids count arenas created in the process, so
+    // they repeat only after 2^32 arenas.
+    std::uint32_t id() const noexcept { return id_; }
     std::size_t slot_count() const noexcept { return slot_count_; }
     std::size_t max_bytes() const noexcept { return max_bytes_; }
     arena_slot& slot(std::uint32_t index) noexcept { return slots_[index]; }
@@ -314,9 +319,10 @@ public:
         if (last) drop_owner();
     }
 
-    std::optional<std::span<const std::byte>> read(std::uint32_t index,
+    std::optional<std::span<const std::byte>> read(std::uint32_t arena, std::uint32_t index,
                                                    std::uint64_t generation) const noexcept {
-        if (generation == 0 || index >= slot_count_) return std::nullopt;
+        // (Messages have odd generations: an even one would match a free slot.)
+        if (arena != id_ || index >= slot_count_ || (generation & 1) == 0) return std::nullopt;
         arena_slot const& s = slots_[index];
         if (s.generation() != generation) return std::nullopt;
         return std::span<const std::byte>(s.buffer(), s.size());
@@ -580,8 +586,16 @@ private:
         if (owners_.fetch_sub(n, std::memory_order_acq_rel) == n) delete this;
     }
 
+    static std::uint32_t next_id() noexcept {
+        static std::atomic<std::uint32_t> count{0};
+        std::uint32_t id = count.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (id == 0) id = count.fetch_add(1, std::memory_order_relaxed) + 1;  // 0: no arena
+        return id;
+    }
+
     alignas(64) std::atomic<std::uint64_t> head_{0};
-    alignas(64) std::size_t const slot_count_;
+    alignas(64) std::uint32_t const id_;
+    std::size_t const slot_count_;
     std::size_t const max_bytes_;
     std::unique_ptr<std::byte[]> memory_;
     std::unique_ptr<arena_slot[]> slots_;
@@ -720,21 +734,25 @@ private:
     std::uint64_t generation_ = 0;
 };
 
-/// An index and a generation, without ownership: it does not keep the message alive. Upgrade it
-/// with `message_arena::lock`; a weak ref whose message was freed (even if the slot holds another
-/// message by now) is detected, never read.
+/// An arena's id, an index and a generation, without ownership: it does not keep the message
+/// alive. Upgrade it with `message_arena::lock` (or read it in a read section); a weak ref whose
+/// message was freed (even if the slot holds another message by now) is detected, never read,
+/// and so is a weak ref handed to another arena than its own. (Arena ids count the arenas
+/// created in the process: they repeat after 2^32 of them.)
 class weak_message_ref {
 public:
     weak_message_ref() noexcept = default;
+    std::uint32_t arena_id() const noexcept { return arena_id_; }
     std::uint32_t index() const noexcept { return index_; }
     std::uint64_t generation() const noexcept { return generation_; }
 
     /// @cond internal
-    weak_message_ref(std::uint32_t index, std::uint64_t generation) noexcept
-        : index_(index), generation_(generation) {}
+    weak_message_ref(std::uint32_t arena_id, std::uint32_t index, std::uint64_t generation) noexcept
+        : arena_id_(arena_id), index_(index), generation_(generation) {}
     /// @endcond
 
 private:
+    std::uint32_t arena_id_ = 0;  // 0: refers to nothing (arena ids start at 1)
     std::uint32_t index_ = 0;
     std::uint64_t generation_ = 0;  // 0: refers to nothing (generations of messages are odd)
 };
@@ -777,7 +795,7 @@ public:
     /// `weak` is empty, or if the section is closed.
     std::optional<std::span<const std::byte>> get(const weak_message_ref& weak) const noexcept {
         if (!state_) return std::nullopt;
-        return state_->read(weak.index(), weak.generation());
+        return state_->read(weak.arena_id(), weak.index(), weak.generation());
     }
 
     bool is_open() const noexcept { return state_ != nullptr; }
@@ -800,7 +818,8 @@ private:
 };
 
 inline weak_message_ref message_ref::weak() const noexcept {
-    return slot_ ? weak_message_ref(slot_->index(), generation_) : weak_message_ref();
+    return slot_ ? weak_message_ref(slot_->arena()->id(), slot_->index(), generation_)
+                 : weak_message_ref();
 }
 
 /// A fixed number of slots for messages of up to `max_message_bytes`, allocated once. Messages
@@ -849,9 +868,12 @@ public:
     task<message_ref> alloc(std::string_view text) { return alloc(as_bytes(text)); }
 
     /// The message `weak` refers to, if it is still the one in its slot; otherwise an empty
-    /// `message_ref` (the message was freed; its slot may hold another message by now).
+    /// `message_ref` (the message was freed, its slot may hold another message by now; or `weak`
+    /// is empty, or comes from another arena).
     message_ref lock(const weak_message_ref& weak) const noexcept {
-        if (weak.generation() == 0 || weak.index() >= state_->slot_count()) return {};
+        if (weak.arena_id() != state_->id() || weak.index() >= state_->slot_count() ||
+            (weak.generation() & 1) == 0)
+            return {};
         detail::arena_slot& slot = state_->slot(weak.index());
         if (slot.generation() != weak.generation()) return {};
         if (!slot.try_add_ref()) return {};            // being freed

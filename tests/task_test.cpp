@@ -12,6 +12,7 @@
 #include "support/lifetime.hpp"
 #include "support/runner.hpp"
 
+#include <asio/bind_cancellation_slot.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -841,4 +843,58 @@ TEST_CASE("sleep_for measures from when it is awaited", "[combinators]") {
         co_return std::chrono::steady_clock::now() - start >= 25ms;
     };
     CHECK(run(late()));
+}
+
+namespace {
+// Whether the awaiting task's tree can be cancelled (detail: which awaiters skip the hook lock).
+struct cancellable_probe {
+    bool result = false;
+    bool await_ready() const noexcept { return false; }
+    template <typename Promise>
+    bool await_suspend(std::coroutine_handle<Promise> caller) noexcept {
+        result = caller.promise().context()->cancellable();
+        return false;  // resume at once
+    }
+    bool await_resume() const noexcept { return result; }
+};
+task<bool> is_cancellable() {
+    co_return co_await cancellable_probe{};
+}
+}  // namespace
+
+TEST_CASE("only trees that nobody can cancel skip the cancellation hook's lock", "[task]") {
+    asio::io_context io(1);
+    // sync_wait (async_run with a handler that has no slot): nobody can cancel it.
+    CHECK_FALSE(asyncpat::sync_wait(io, is_cancellable()));
+    // A spawn with a join handle, a task_group member and a combinator's children can be.
+    CHECK(asyncpat::sync_wait(io, []() -> task<bool> {
+        co_return co_await asyncpat::spawn(co_await asyncpat::this_task::executor,
+                                           is_cancellable());
+    }()));
+    CHECK(asyncpat::sync_wait(io, []() -> task<bool> {
+        auto [a, b] = co_await asyncpat::when_all(is_cancellable(), is_cancellable());
+        co_return a&& b;
+    }()));
+    CHECK(asyncpat::sync_wait(io, []() -> task<bool> {
+        asyncpat::task_group<bool> group(co_await asyncpat::this_task::executor);
+        group.spawn(is_cancellable());
+        std::vector<bool> all = co_await group.join_all();
+        co_return all.size() == 1 && all[0];
+    }()));
+    // A detached spawn has no handle to cancel it.
+    std::optional<bool> detached;
+    asyncpat::spawn_detached(io,
+                             [&detached]() -> task<void> { detached = co_await is_cancellable(); });
+    io.restart();
+    io.run();
+    CHECK(detached == std::optional<bool>(false));
+    // async_run with a handler bound to a cancellation slot can be cancelled through it.
+    asio::cancellation_signal signal;
+    std::optional<bool> bound;
+    asyncpat::async_run(io.get_executor(), is_cancellable(),
+                        asio::bind_cancellation_slot(
+                            signal.slot(), [&bound](std::exception_ptr, bool c) { bound = c; }));
+    io.restart();
+    io.run();
+    CHECK(bound == std::optional<bool>(true));
 }

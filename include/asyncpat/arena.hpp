@@ -641,7 +641,7 @@ public:
             waiter_.cancelled = true;
             return transfer_to(caller);
         }
-        armed_ = context;
+        armed_ = armed_context(context);
         parked_ = true;
         // Once parked, another thread may resume this coroutine: touch nothing after true.
         if (state_->take_or_park(waiter_, context)) return next_ready();

@@ -712,8 +712,15 @@ struct channel_state_of<T, channel_kind::concurrent> {
 
 // Installs `hook` as the awaiting task's cancellation hook unless it is cancelled already.
 // Returns false if it was.
+// A task that nobody can cancel (task_context::cancellable) arms no hook and takes no lock; its
+// awaiter then records no armed context (see armed_context), so that it does not disarm either.
+// That is safe only for an awaiter that, once its wait is published, touches neither the context
+// nor itself again (the channel, oneshot and arena awaiters). The join awaiter may not skip the
+// lock: it sets its hook after publishing its wait, under the lock, and relies on its resumer's
+// clear_hook() waiting for that lock to keep the context alive until it is released.
 inline bool arm_cancellation(task_context* context, task_context::hook_function hook,
                              void* awaiter) {
+    if (!context->cancellable()) return true;
     std::lock_guard<spin_lock> guard(context->slot_lock());
     if (context->cancel_requested()) return false;
     context->set_hook(hook, awaiter);
@@ -726,6 +733,7 @@ inline bool arm_cancellation(task_context* context, task_context::hook_function 
 template <bool Serial>
 bool arm_hook(task_context* context, task_context::hook_function hook, void* awaiter) {
     if constexpr (Serial) {
+        if (!context->cancellable()) return true;  // (as in arm_cancellation)
         if (context->cancel_requested()) return false;
         context->set_hook(hook, awaiter);
         return true;
@@ -733,22 +741,30 @@ bool arm_hook(task_context* context, task_context::hook_function hook, void* awa
         return arm_cancellation(context, hook, awaiter);
     }
 }
-// Holds the awaiting task's hook lock for a scope, unless Serial (see arm_hook): a hook set and
-// a wait registered under it cannot interleave with a cancellation's emission, which holds it.
+// The context an awaiter that armed through arm_hook/arm_cancellation (or set its hook in a
+// hook_scope) must disarm when its wait ends: none for a task that nobody can cancel.
+inline task_context* armed_context(task_context* context) noexcept {
+    return context->cancellable() ? context : nullptr;
+}
+
+// Holds the awaiting task's hook lock for a scope, unless Serial (see arm_hook) or the task
+// cannot be cancelled: a hook set and a wait registered under it cannot interleave with a
+// cancellation's emission, which holds it.
 template <bool Serial>
 class hook_scope {
 public:
-    explicit hook_scope(task_context* context) noexcept : context_(context) {
-        if constexpr (!Serial) context_->slot_lock().lock();
+    explicit hook_scope(task_context* context) noexcept
+        : lock_(!Serial && context->cancellable() ? &context->slot_lock() : nullptr) {
+        if (lock_) lock_->lock();
     }
     hook_scope(const hook_scope&) = delete;
     hook_scope& operator=(const hook_scope&) = delete;
     ~hook_scope() {
-        if constexpr (!Serial) context_->slot_lock().unlock();
+        if (lock_) lock_->unlock();
     }
 
 private:
-    task_context* context_;
+    spin_lock* lock_;
 };
 
 // Removes the hook that arm_hook<Serial> installed, once the wait has ended.
@@ -806,7 +822,7 @@ public:
             static_cast<Derived*>(this)->cancelled_early();
             return transfer_to(caller);
         }
-        armed_ = context;
+        armed_ = armed_context(context);
         parked_ = true;
         bool parked;
         try {
@@ -816,7 +832,7 @@ public:
             // was queued: the exception goes to the awaiting coroutine, and the hook must not
             // outlive this awaiter.
             parked_ = false;
-            disarm_hook<State::serial_hook>(std::exchange(armed_, nullptr));
+            if (armed_) disarm_hook<State::serial_hook>(std::exchange(armed_, nullptr));
             throw;
         }
         // Once parked, another thread may resume this coroutine: touch nothing after true.

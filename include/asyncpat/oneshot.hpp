@@ -387,13 +387,14 @@ public:
             // The hook is armed and the receiver parked in one step under the task's hook lock,
             // which a cancellation's emission holds too: the emission sees either no hook (and
             // then the cancellation is seen here) or a parked receiver that its hook unparks.
+            // A tree that nobody can cancel takes no lock and arms no hook (armed_context).
             detail::hook_scope<state_type::serial_hook> scope(context);
             if (context->cancel_requested()) {
                 state_->unprepare_park();
                 cancelled_ = true;
             } else {
-                context->set_hook(&on_cancel, this);
-                armed_ = context;
+                armed_ = detail::armed_context(context);
+                if (armed_) context->set_hook(&on_cancel, this);
                 parked_ = true;
                 parked = state_->park_prepared();
             }

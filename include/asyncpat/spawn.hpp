@@ -573,6 +573,7 @@ void launch_spawned(std::uint32_t refs, Adopt&& adopt, Executor&& ex, F&& functi
         using T = typename std::decay_t<F>::value_type;
         detail::check_startable(function, "spawn");
         auto* state = new detail::spawned_task_state<T>(refs, detail::executor_arg(ex));
+        if (refs == 1) state->context().set_uncancellable();  // detached: no handle cancels it
         adopt(state);
         state->launch(std::forward<F>(function));
     } else {
@@ -580,6 +581,7 @@ void launch_spawned(std::uint32_t refs, Adopt&& adopt, Executor&& ex, F&& functi
         using state_type = detail::spawn_state<T, std::decay_t<F>, std::decay_t<Args>...>;
         auto* state = new state_type(refs, detail::executor_arg(ex), std::forward<F>(function),
                                      std::forward<Args>(args)...);
+        if (refs == 1) state->context().set_uncancellable();  // detached: no handle cancels it
         adopt(state);
         state->launch();
     }
@@ -655,7 +657,10 @@ public:
           handler_(std::move(handler)),
           work_(asio::get_associated_executor(handler_, ex)),
           slot_(asio::get_associated_cancellation_slot(handler_)) {
-        if (slot_.is_connected()) slot_.template emplace<forward_cancel>(this);
+        if (slot_.is_connected())
+            slot_.template emplace<forward_cancel>(this);
+        else
+            this->context().set_uncancellable();  // nothing can reach request_cancel
     }
 
     void launch(task<T> work) { this->start(std::move(work)); }

@@ -9,6 +9,7 @@
 #include <asyncpat/detail/asio.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <concepts>
 #include <coroutine>
 #include <cstddef>
@@ -253,9 +254,20 @@ public:
         return static_cast<asio::cancellation_type>(requested_.load(std::memory_order_acquire));
     }
 
+    // A tree that nobody can cancel: a detached spawn, or an async_run (sync_wait) whose handler
+    // has no cancellation slot. Its root says so before the tree starts (the start is posted
+    // after it, or runs on this thread). The channel, oneshot and arena awaiters of such a tree
+    // arm no cancellation hook, so they skip the hook lock twice per wait (joins, combinators
+    // and task groups still take it). request_cancel() must not be called for such a tree (no
+    // public operation reaches it: cancellation comes only through a join handle, a slot, a
+    // combinator or a task group, and their roots stay cancellable); debug builds assert it.
+    void set_uncancellable() noexcept { cancellable_ = false; }
+    bool cancellable() const noexcept { return cancellable_; }
+
     // Thread-safe. Marks the tree cancelled and emits `type` on its slot, on the tree's
     // executor (inline when the caller already runs there). The root is kept alive meanwhile.
     void request_cancel(asio::cancellation_type type = asio::cancellation_type::terminal) {
+        assert(cancellable_ && "request_cancel on a tree marked uncancellable");
         requested_.fetch_or(static_cast<unsigned>(type), std::memory_order_acq_rel);
         root_->add_ref();
         asio::dispatch(executor_, emitter{this});
@@ -368,6 +380,7 @@ private:
     void* hook_object_ = nullptr;
     spin_lock lock_;
     std::atomic<unsigned> requested_{0};
+    bool cancellable_ = true;  // see set_uncancellable
 };
 
 // The one pending resumption of a suspended task tree, as an Asio handler. Running it resumes

@@ -296,6 +296,61 @@ std::uint64_t mpsc_asyncpat(asio::io_context& producer_io, asio::io_context& con
     return sum;
 }
 
+// ---- two threads, a producer that computes each value first (a chain of multiply-xorshift
+// steps, tens of nanoseconds): the receiver is faster than the sender, so it often finds the
+// channel empty and parks, and the sender pays for waking it. Not an issue #3 workload: it shows
+// the regime where a faster receiver does not make the pair faster.
+
+constexpr int busy_steps = 24;
+
+std::uint64_t compute_value(std::uint64_t x) {
+    for (int step = 0; step < busy_steps; ++step) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        x ^= x >> 29;
+    }
+    return x;
+}
+
+asyncpat::task<void> produce_busy(asyncpat::sender<std::uint64_t> tx, int n) {
+    std::uint64_t x = 1;
+    for (int i = 0; i < n; ++i) {
+        x = compute_value(x);
+        co_await tx.send(x);
+    }
+}
+
+asio::awaitable<void> produce_busy_asio(asio_concurrent_channel& ch, int n) {
+    std::uint64_t x = 1;
+    for (int i = 0; i < n; ++i) {
+        x = compute_value(x);
+        co_await ch.async_send(std::error_code{}, x, asio::use_awaitable);
+    }
+}
+
+void BM_channel_spsc_2threads_busy_producer_asyncpat(benchmark::State& state) {
+    asio::io_context a(1), b(1);
+    measure(state, messages, [&] {
+        auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
+        asyncpat::spawn(a, produce_busy(std::move(tx), messages)).detach();
+        std::uint64_t sum = 0;
+        asyncpat::spawn(b, consume_into(std::move(rx), sum)).detach();
+        run_on_threads({&a, &b});
+        return sum;
+    });
+}
+
+void BM_channel_spsc_2threads_busy_producer_asio(benchmark::State& state) {
+    asio::io_context a(1), b(1);
+    measure(state, messages, [&] {
+        asio_concurrent_channel ch(b, 1024);
+        std::uint64_t sum = 0;
+        asio::co_spawn(a, produce_busy_asio(ch, messages), asio::detached);
+        asio::co_spawn(b, consume_concurrent(ch, messages, sum), asio::detached);
+        run_on_threads({&a, &b});
+        return sum;
+    });
+}
+
 void BM_channel_spsc_2threads_asyncpat(benchmark::State& state) {
     asio::io_context a(1), b(1);
     measure(state, messages, [&] { return spsc_2threads_asyncpat(a, b, messages); });
@@ -424,6 +479,12 @@ BENCHMARK(BM_channel_mpsc_4producers_2threads_asyncpat)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_channel_mpsc_4producers_2threads_asio)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_channel_spsc_2threads_busy_producer_asyncpat)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_channel_spsc_2threads_busy_producer_asio)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_oneshot_roundtrip_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_oneshot_roundtrip_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_oneshot_roundtrip_asio)->Unit(benchmark::kMillisecond);

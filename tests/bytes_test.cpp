@@ -347,6 +347,47 @@ TEST_CASE("reserve reclaims the buffer once the split parts are gone", "[bytes_m
     CHECK(held[0] == std::byte{2});
 }
 
+// bytes_mut takes references for new views 16 at a time: the count must come out exact whatever
+// the order in which the parts and the bytes_mut go, which is_unique() shows.
+TEST_CASE("many split parts keep an exact count of the shared buffer", "[bytes_mut]") {
+    constexpr int parts = 40;  // more than two batches of references taken ahead
+    for (int order = 0; order < 3; ++order) {
+        bytes_mut m = bytes_mut::with_capacity(parts + 8);
+        for (int i = 0; i < parts + 8; ++i) m.put_u8(static_cast<std::uint8_t>(i));
+        std::vector<bytes> taken;
+        for (int i = 0; i < parts; ++i) taken.push_back(m.split_to(1).freeze());
+        for (int i = 0; i < parts; ++i)
+            CHECK(taken[static_cast<std::size_t>(i)][0] ==
+                  std::byte{static_cast<unsigned char>(i)});
+        CHECK_FALSE(taken.back().is_unique());
+        if (order == 0) {
+            // The bytes_mut first: then every part but the last; the last is then alone.
+            m = bytes_mut();
+            bytes last = taken.back();
+            taken.clear();
+            CHECK(last.is_unique());
+        } else if (order == 1) {
+            // The parts first: the rest of the buffer, frozen, is then alone.
+            taken.clear();
+            bytes rest = std::move(m).freeze();
+            CHECK(rest.size() == 8);
+            CHECK(rest[0] == std::byte{static_cast<unsigned char>(parts)});
+            CHECK(rest.is_unique());
+            auto writable = std::move(rest).try_into_mut();
+            REQUIRE(writable.has_value());
+            CHECK(writable->size() == 8);
+        } else {
+            // Freeze while parts are alive: not unique until they go.
+            bytes rest = std::move(m).freeze();
+            CHECK_FALSE(rest.is_unique());
+            taken.erase(taken.begin(), taken.end() - 1);
+            CHECK_FALSE(rest.is_unique());
+            taken.clear();
+            CHECK(rest.is_unique());
+        }
+    }
+}
+
 TEST_CASE("fmt formats escaped text by default and hex on request", "[bytes][fmt]") {
     bytes b = bytes::copy_from(std::string_view("hi\n\t\\\x01\xff", 7));
     CHECK(fmt::format("{}", b) == "hi\\n\\t\\\\\\x01\\xff");

@@ -15,12 +15,12 @@
 #include <optional>
 #include <shared_mutex>
 #include <span>
-#include <thread>
 #include <vector>
 
 namespace {
 
 using asyncpat_bench::measure;
+using asyncpat_bench::start_a_thread_once;
 
 constexpr std::size_t live = 1024;
 constexpr std::size_t message_bytes = 256;
@@ -178,14 +178,6 @@ void BM_arena_alloc_get_release_make_shared(benchmark::State& state) {
 // arena between threads has: libstdc++'s shared_ptr and glibc's malloc then use atomic
 // operations (before, they see a single-threaded process and skip them; the arena always uses
 // them). Registered last, because the process stays multi-threaded for the rest of the run.
-void start_a_thread_once() {
-    static bool const started = [] {
-        std::thread([] {}).join();
-        return true;
-    }();
-    (void)started;
-}
-
 void BM_arena_alloc_get_release_make_shared_threaded(benchmark::State& state) {
     start_a_thread_once();
     BM_arena_alloc_get_release_make_shared(state);

@@ -12,12 +12,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace {
 
 using asyncpat_bench::measure;
+using asyncpat_bench::start_a_thread_once;
 
 constexpr std::size_t buffer_size = 64 * 1024;
 constexpr std::size_t slice_size = 512;
@@ -171,14 +171,6 @@ void BM_bytes_from_vector_shared_ptr(benchmark::State& state) {
 // buffers between threads has: libstdc++'s shared_ptr counts without atomic operations while the
 // process is single-threaded (__libc_single_threaded) and with them afterwards; asyncpat always
 // uses them. Registered last: the process stays multi-threaded for the rest of the run.
-void start_a_thread_once() {
-    static bool const started = [] {
-        std::thread([] {}).join();
-        return true;
-    }();
-    (void)started;
-}
-
 void BM_bytes_slice_clone_drop_asyncpat_threaded(benchmark::State& state) {
     start_a_thread_once();
     BM_bytes_slice_clone_drop_asyncpat(state);

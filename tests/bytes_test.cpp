@@ -347,6 +347,34 @@ TEST_CASE("reserve reclaims the buffer once the split parts are gone", "[bytes_m
     CHECK(held[0] == std::byte{2});
 }
 
+// A buffer over ASYNCPAT_FRAME_CACHE_MAX_BYTES comes from operator new, where ASan sees a use
+// after an over-release (the per-thread cache keeps the count in a block it does not poison).
+TEST_CASE("split parts of a heap buffer outlive the bytes_mut and each other", "[bytes_mut]") {
+    constexpr std::size_t size = 8192;
+    bytes_mut m = bytes_mut::with_capacity(size);
+    m.resize(size, std::byte{7});
+    for (std::size_t i = 0; i < size; ++i) m[i] = static_cast<std::byte>(i % 251);
+    std::vector<bytes> parts;
+    for (int i = 0; i < 20; ++i) parts.push_back(m.split_to(64).freeze());  // 2 batches
+    bytes_mut moved(std::move(m));  // the spare references move along
+    bytes_mut tail = moved.split_off(4096);
+    bytes_mut inner = tail.split_to(1024);  // a part split again takes its own batch
+    bytes inner_head = inner.split_to(16).freeze();
+    moved = bytes_mut();
+    CHECK(std::move(inner).freeze().size() == 1008);
+    CHECK(bytes_mut().split().size() == 0);
+    bytes_mut emptied = tail.split();  // all bytes out: tail keeps spare references, no bytes
+    CHECK(std::move(tail).freeze().empty());
+    CHECK(emptied.size() == size - 1280 - 4096 - 1024);
+    emptied = bytes_mut();
+    for (std::size_t p = 0; p < parts.size(); ++p)
+        for (std::size_t i = 0; i < 64; ++i)
+            REQUIRE(parts[p][i] == static_cast<std::byte>((p * 64 + i) % 251));
+    CHECK(inner_head[0] == static_cast<std::byte>(5376 % 251));
+    parts.clear();
+    CHECK(inner_head.is_unique());
+}
+
 // bytes_mut takes references for new views 16 at a time: the count must come out exact whatever
 // the order in which the parts and the bytes_mut go, which is_unique() shows.
 TEST_CASE("many split parts keep an exact count of the shared buffer", "[bytes_mut]") {

@@ -413,11 +413,12 @@ public:
                 if (head_.compare_exchange_weak(
                         word, (next_stamp(stamp) << 1) | (word & senders_waiting_flag),
                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
-                    prefetch_for_consumer(stamp);
                     T* slot = c.get();
                     out.emplace(std::move(*slot));
                     slot->~T();
                     c.stamp.store(stamp + one_lap_, std::memory_order_release);
+                    // After the cell is free: a sender that reaches it meanwhile need not wait.
+                    prefetch_for_consumer(stamp);
                     return (word & senders_waiting_flag) ? popped::value_and_room_wanted
                                                          : popped::value;
                 }
@@ -545,16 +546,22 @@ private:
     // (last written by the receive that freed it) and a receive reads its cell (written by the
     // send), each a transfer from the other core, and the CAS after each read limits how far
     // the CPU runs ahead to the next. So both ends ask for the line of the cell
-    // `prefetch_distance` places ahead, for writing, while there is time. Only for cells known
-    // to be theirs: a send prefetches a cell that a receive has freed (from a cached head
-    // position), a receive one that a send has claimed (from a cached tail position), so neither
-    // pulls a line the other end is using. The cached positions are refreshed once in
-    // `refresh_period_mask + 1` operations when they say no.
-    // On the two-thread benchmarks this made spsc and mpsc about three times faster; one-thread
-    // workloads do not move; a receiver a little faster than its sender parks more often
-    // (spsc_2threads_busy_producer, ~12% slower). See docs/channel.md, "How it works".
+    // `prefetch_distance` places ahead, for writing, while there is time. Only for cells the
+    // other end has (nearly) finished with: a send prefetches a cell whose previous value a
+    // receive has claimed (from a cached head position), a receive one that a send has claimed
+    // (from a cached tail position). The other end may still be moving that value out or in,
+    // but 16 places behind that is rare, and a prefetch is only a hint. When a cached position
+    // says no, it is read again once in 16 operations. A receive reads the tail only once in 256
+    // if the last reading found the senders too close for prefetching to pay: reading the tail
+    // takes the senders' line away from them, and when a receiver keeps the ring almost empty
+    // the sender is the slower end (measured: without this, a receiver a little faster than its
+    // sender made the pair ~25% slower). The mirror case, a sender reading the head of an almost
+    // full ring, measured no difference either way (that sender mostly waits parked). On the
+    // two-thread benchmarks this made spsc and mpsc about three times faster; one-thread
+    // workloads do not move. See docs/channel.md, "How it works".
     static constexpr std::uint64_t prefetch_distance = 16;
-    static constexpr std::uint64_t refresh_period_mask = 15;
+    static constexpr std::uint64_t refresh_soon = 15;  // masks of the position
+    static constexpr std::uint64_t refresh_later = 255;
 
     void prefetch_cell(std::uint64_t stamp) const noexcept {
         std::uint64_t index = (stamp & index_mask()) + prefetch_distance;
@@ -569,9 +576,12 @@ private:
         std::uint64_t const here = position(stamp);
         if (here + prefetch_distance < cached_tail_.load(std::memory_order_relaxed)) {
             prefetch_cell(stamp);
-        } else if ((here & refresh_period_mask) == 0) {
-            cached_tail_.store(position(tail_.load(std::memory_order_relaxed) >> 2),
-                               std::memory_order_relaxed);
+        } else if ((here & tail_refresh_mask_.load(std::memory_order_relaxed)) == 0) {
+            std::uint64_t const tail = position(tail_.load(std::memory_order_relaxed) >> 2);
+            cached_tail_.store(tail, std::memory_order_relaxed);
+            tail_refresh_mask_.store(
+                here + 2 * prefetch_distance < tail ? refresh_soon : refresh_later,
+                std::memory_order_relaxed);
         }
     }
     std::uint64_t next_stamp(std::uint64_t stamp) const noexcept {
@@ -590,7 +600,7 @@ private:
         std::uint64_t const head = cached_head_.load(std::memory_order_relaxed);
         if (here + prefetch_distance < head + capacity_) {
             prefetch_cell(stamp);
-        } else if ((here & refresh_period_mask) == 0) {
+        } else if ((here & refresh_soon) == 0) {
             cached_head_.store(position(head_.load(std::memory_order_acquire) >> 1),
                                std::memory_order_relaxed);
         }
@@ -734,6 +744,7 @@ private:
     std::atomic<std::uint64_t> high_watermark_{0};  // the most values ever queued at once
     alignas(64) std::atomic<std::uint64_t> head_{0};
     std::atomic<std::uint64_t> cached_tail_{0};  // a recent tail position (see prefetch_cell)
+    std::atomic<std::uint64_t> tail_refresh_mask_{refresh_soon};  // see prefetch_distance
     alignas(64) spin_lock lock_;
     std::size_t const capacity_;
     std::uint64_t const one_lap_;

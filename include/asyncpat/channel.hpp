@@ -858,11 +858,8 @@ public:
     // make a permit of it). A value handed to such a receive goes with its frame, as a
     // shutdown drops queued handlers.
     ~channel_awaiter() {
-        if (!parked_ || state_->cancel(*waiter_)) return;
-        if constexpr (std::is_same_v<Waiter, typename State::send_waiter>) {
-            if (waiter_->value == nullptr && waiter_->error == send_failure::none)
-                state_->release_reserved();
-        }
+        if (parked_) [[unlikely]]
+            leave_while_parked();
     }
 
     bool await_ready() { return static_cast<Derived*>(this)->try_now(); }
@@ -915,6 +912,14 @@ protected:
     std::optional<Waiter> waiter_;
 
 private:
+    [[gnu::cold, gnu::noinline]] void leave_while_parked() noexcept {
+        if (state_->cancel(*waiter_)) return;
+        if constexpr (std::is_same_v<Waiter, typename State::send_waiter>) {
+            if (waiter_->value == nullptr && waiter_->error == send_failure::none)
+                state_->release_reserved();
+        }
+    }
+
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* a = static_cast<channel_awaiter*>(self);
         if (a->state_->cancel(*a->waiter_)) a->waiter_->wake();

@@ -124,7 +124,17 @@ public:
 
     // ---- sending
 
-    try_result try_send(T& value) noexcept {
+    // The common case inline (room, nobody parked, open); the rest out of line, so that a send
+    // awaiter stays small enough to inline into the sending coroutine.
+    [[gnu::always_inline]] try_result try_send(T& value) noexcept {
+        if (receivers_waiting_.empty() && senders_waiting_.empty() && !closed_ &&
+            queued_and_reserved() < capacity_) [[likely]] {
+            queue(value);
+            return try_result::sent;
+        }
+        return try_send_slow(value);
+    }
+    [[gnu::noinline]] try_result try_send_slow(T& value) noexcept {
         if (closed_) return try_result::closed;
         if (!senders_waiting_.empty()) return try_result::full;  // no barging past them
         return deliver(value) ? try_result::sent : try_result::full;
@@ -256,11 +266,16 @@ private:
             return true;
         }
         if (queued_and_reserved() >= capacity_) return false;
+        queue(value);
+        return true;
+    }
+
+    // Puts `value` in the next cell (there is room).
+    [[gnu::always_inline]] void queue(T& value) noexcept {
         new (cells_[tail_ & mask_].storage) T(std::move(value));
         ++tail_;
         if (tail_ - head_ > high_watermark_)
             high_watermark_ = static_cast<std::size_t>(tail_ - head_);
-        return true;
     }
 
     void admit_senders() noexcept {

@@ -250,9 +250,13 @@ public:
     /// @endcond
 
 private:
+    // Inline for the usual case, a handle already moved from or used (send() lets go at once).
     void reset() noexcept {
-        if (auto* state = std::exchange(state_, nullptr); state && state->drop_sender())
-            delete state;
+        if (state_ != nullptr) drop_state();
+    }
+    [[gnu::noinline]] void drop_state() noexcept {
+        auto* const state = std::exchange(state_, nullptr);
+        if (state->drop_sender()) delete state;
     }
 
     state_type* state_ = nullptr;
@@ -338,9 +342,13 @@ private:
         return state_;
     }
 
+    // Inline for a handle already moved from; the release out of line.
     void reset() noexcept {
-        if (auto* state = std::exchange(state_, nullptr); state && state->drop_receiver())
-            delete state;
+        if (state_ != nullptr) drop_state();
+    }
+    [[gnu::noinline]] void drop_state() noexcept {
+        auto* const state = std::exchange(state_, nullptr);
+        if (state->drop_receiver()) delete state;
     }
 
     // Runs on the completion handler's executor: a local oneshot checks that it is its thread.

@@ -19,8 +19,8 @@
 
 namespace {
 
+using asyncpat_bench::after_a_thread_started;
 using asyncpat_bench::measure;
-using asyncpat_bench::start_a_thread_once;
 
 constexpr std::size_t live = 1024;
 constexpr std::size_t message_bytes = 256;
@@ -174,20 +174,6 @@ void BM_arena_alloc_get_release_make_shared(benchmark::State& state) {
     });
 }
 
-// The two rows above once the process has started a thread, as every program that shares an
-// arena between threads has: libstdc++'s shared_ptr and glibc's malloc then use atomic
-// operations (before, they see a single-threaded process and skip them; the arena always uses
-// them). Registered last, because the process stays multi-threaded for the rest of the run.
-void BM_arena_alloc_get_release_make_shared_threaded(benchmark::State& state) {
-    start_a_thread_once();
-    BM_arena_alloc_get_release_make_shared(state);
-}
-
-void BM_arena_alloc_get_release_asyncpat_threaded(benchmark::State& state) {
-    start_a_thread_once();
-    BM_arena_alloc_get_release_asyncpat(state);
-}
-
 // The seed's design cannot free: its alloc alone, 10^5 per run on a fresh arena (dropped with
 // the timer paused, so only the allocations are measured).
 void BM_arena_alloc_get_release_seed_design(benchmark::State& state) {
@@ -219,5 +205,13 @@ BENCHMARK(BM_arena_read_held_ref_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_arena_alloc_get_release_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_arena_alloc_get_release_seed_design)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_arena_alloc_get_release_make_shared)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_arena_alloc_get_release_asyncpat_threaded)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_arena_alloc_get_release_make_shared_threaded)->Unit(benchmark::kMillisecond);
+// The alloc/get/release rows once the process has started a thread, as every program that
+// shares an arena between threads has: libstdc++'s shared_ptr and glibc's malloc then use atomic
+// operations (before, they see a single-threaded process and skip them; the arena always uses
+// them). Registered last, because the process stays multi-threaded for the rest of the run.
+BENCHMARK(after_a_thread_started<BM_arena_alloc_get_release_asyncpat>)
+    ->Name("BM_arena_alloc_get_release_asyncpat_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_arena_alloc_get_release_make_shared>)
+    ->Name("BM_arena_alloc_get_release_make_shared_threaded")
+    ->Unit(benchmark::kMillisecond);

@@ -30,6 +30,14 @@ inline void start_a_thread_once() {
     (void)started;
 }
 
+/// `Bench` run in a process that has started a thread (see start_a_thread_once). Register it
+/// last, under its own name: `BENCHMARK(after_a_thread_started<BM_x>)->Name("BM_x_threaded")`.
+template <void (*Bench)(benchmark::State&)>
+void after_a_thread_started(benchmark::State& state) {
+    start_a_thread_once();
+    Bench(state);
+}
+
 /// Runs `run` (one run handles `items_per_run` items) once to warm caches and recycling
 /// allocators, then under Google Benchmark; reports items processed and the counter
 /// `allocs_per_item` (global operator new calls per item during the timed loop).

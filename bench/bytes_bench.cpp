@@ -16,8 +16,8 @@
 
 namespace {
 
+using asyncpat_bench::after_a_thread_started;
 using asyncpat_bench::measure;
-using asyncpat_bench::start_a_thread_once;
 
 constexpr std::size_t buffer_size = 64 * 1024;
 constexpr std::size_t slice_size = 512;
@@ -167,20 +167,6 @@ void BM_bytes_from_vector_shared_ptr(benchmark::State& state) {
     });
 }
 
-// The slice rows again once the process has started a thread, as every program that shares
-// buffers between threads has: libstdc++'s shared_ptr counts without atomic operations while the
-// process is single-threaded (__libc_single_threaded) and with them afterwards; asyncpat always
-// uses them. Registered last: the process stays multi-threaded for the rest of the run.
-void BM_bytes_slice_clone_drop_asyncpat_threaded(benchmark::State& state) {
-    start_a_thread_once();
-    BM_bytes_slice_clone_drop_asyncpat(state);
-}
-
-void BM_bytes_slice_clone_drop_shared_ptr_view_threaded(benchmark::State& state) {
-    start_a_thread_once();
-    BM_bytes_slice_clone_drop_shared_ptr_view(state);
-}
-
 }  // namespace
 
 BENCHMARK(BM_bytes_slice_clone_drop_asyncpat);
@@ -190,5 +176,11 @@ BENCHMARK(BM_bytes_split_to_1k_asyncpat);
 BENCHMARK(BM_bytes_split_to_1k_vector_copy);
 BENCHMARK(BM_bytes_from_vector_asyncpat);
 BENCHMARK(BM_bytes_from_vector_shared_ptr);
-BENCHMARK(BM_bytes_slice_clone_drop_asyncpat_threaded);
-BENCHMARK(BM_bytes_slice_clone_drop_shared_ptr_view_threaded);
+// The slice rows again once the process has started a thread, as every program that shares
+// buffers between threads has: libstdc++'s shared_ptr counts without atomic operations while the
+// process is single-threaded (__libc_single_threaded) and with them afterwards; asyncpat always
+// uses them. Registered last: the process stays multi-threaded for the rest of the run.
+BENCHMARK(after_a_thread_started<BM_bytes_slice_clone_drop_asyncpat>)
+    ->Name("BM_bytes_slice_clone_drop_asyncpat_threaded");
+BENCHMARK(after_a_thread_started<BM_bytes_slice_clone_drop_shared_ptr_view>)
+    ->Name("BM_bytes_slice_clone_drop_shared_ptr_view_threaded");

@@ -213,10 +213,14 @@ void run_on_threads(std::vector<asio::io_context*> contexts) {
     for (auto& t : threads) t.join();
 }
 
-std::uint64_t spsc_2threads_asyncpat(asio::io_context& producer_io, asio::io_context& consumer_io,
-                                     int n) {
+using asyncpat_producer = asyncpat::task<void> (*)(asyncpat::sender<std::uint64_t>, int);
+
+// One producer task made by `producer` on producer_io, the consumer on consumer_io.
+std::uint64_t spsc_2threads_asyncpat(
+    asio::io_context& producer_io, asio::io_context& consumer_io, int n,
+    asyncpat_producer producer = &produce<asyncpat::sender<std::uint64_t>>) {
     auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
-    asyncpat::spawn(producer_io, produce(std::move(tx), n)).detach();
+    asyncpat::spawn(producer_io, producer(std::move(tx), n)).detach();
     std::uint64_t sum = 0;
     asyncpat::spawn(consumer_io, consume_into(std::move(rx), sum)).detach();
     run_on_threads({&producer_io, &consumer_io});
@@ -233,12 +237,17 @@ asio::awaitable<void> consume_concurrent(asio_concurrent_channel& ch, int n, std
     for (int i = 0; i < n; ++i) sum += co_await ch.async_receive(asio::use_awaitable);
 }
 
+using asio_producer = asio::awaitable<void> (*)(asio_concurrent_channel&, int);
+
+// `producers` producer coroutines made by `producer` on producer_io, the consumer on
+// consumer_io.
 std::uint64_t spsc_2threads_asio(asio::io_context& producer_io, asio::io_context& consumer_io,
-                                 int producers, int n) {
+                                 int producers, int n,
+                                 asio_producer producer = &produce_concurrent) {
     asio_concurrent_channel ch(consumer_io, 1024);
     std::uint64_t sum = 0;
     for (int p = 0; p < producers; ++p)
-        asio::co_spawn(producer_io, produce_concurrent(ch, n / producers), asio::detached);
+        asio::co_spawn(producer_io, producer(ch, n / producers), asio::detached);
     asio::co_spawn(consumer_io, consume_concurrent(ch, n, sum), asio::detached);
     run_on_threads({&producer_io, &consumer_io});
     return sum;
@@ -329,26 +338,13 @@ asio::awaitable<void> produce_busy_asio(asio_concurrent_channel& ch, int n) {
 
 void BM_channel_spsc_2threads_busy_producer_asyncpat(benchmark::State& state) {
     asio::io_context a(1), b(1);
-    measure(state, messages, [&] {
-        auto [tx, rx] = asyncpat::make_channel<std::uint64_t>(1024);
-        asyncpat::spawn(a, produce_busy(std::move(tx), messages)).detach();
-        std::uint64_t sum = 0;
-        asyncpat::spawn(b, consume_into(std::move(rx), sum)).detach();
-        run_on_threads({&a, &b});
-        return sum;
-    });
+    measure(state, messages, [&] { return spsc_2threads_asyncpat(a, b, messages, &produce_busy); });
 }
 
 void BM_channel_spsc_2threads_busy_producer_asio(benchmark::State& state) {
     asio::io_context a(1), b(1);
-    measure(state, messages, [&] {
-        asio_concurrent_channel ch(b, 1024);
-        std::uint64_t sum = 0;
-        asio::co_spawn(a, produce_busy_asio(ch, messages), asio::detached);
-        asio::co_spawn(b, consume_concurrent(ch, messages, sum), asio::detached);
-        run_on_threads({&a, &b});
-        return sum;
-    });
+    measure(state, messages,
+            [&] { return spsc_2threads_asio(a, b, 1, messages, &produce_busy_asio); });
 }
 
 void BM_channel_spsc_2threads_asyncpat(benchmark::State& state) {

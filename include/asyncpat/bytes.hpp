@@ -41,7 +41,7 @@ namespace detail {
 // the only owner (count 1) may use all of it.
 class bytes_storage {
 public:
-    void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void add_ref() noexcept { add_refs(1); }
     void add_refs(std::size_t n) noexcept { refs_.fetch_add(n, std::memory_order_relaxed); }
     // acq_rel rather than release + fence: the same instruction on x86, and understood by TSan.
     void release() noexcept { release_refs(1); }

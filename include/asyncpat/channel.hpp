@@ -572,6 +572,17 @@ private:
 #endif
     }
 
+    // `here`: the position of `stamp`; `head`: cached_head_ as the caller read it.
+    void prefetch_for_producer(std::uint64_t stamp, std::uint64_t here,
+                               std::uint64_t head) noexcept {
+        if (here + prefetch_distance < head + capacity_) {
+            prefetch_cell(stamp);
+        } else if ((here & refresh_soon) == 0) {
+            cached_head_.store(position(head_.load(std::memory_order_acquire) >> 1),
+                               std::memory_order_relaxed);
+        }
+    }
+
     void prefetch_for_consumer(std::uint64_t stamp) noexcept {
         std::uint64_t const here = position(stamp);
         if (here + prefetch_distance < cached_tail_.load(std::memory_order_relaxed)) {
@@ -598,20 +609,14 @@ private:
         c.stamp.store(stamp + 1, std::memory_order_release);
         std::uint64_t const here = position(stamp);
         std::uint64_t const head = cached_head_.load(std::memory_order_relaxed);
-        if (here + prefetch_distance < head + capacity_) {
-            prefetch_cell(stamp);
-        } else if ((here & refresh_soon) == 0) {
-            cached_head_.store(position(head_.load(std::memory_order_acquire) >> 1),
-                               std::memory_order_relaxed);
-        }
-        note_queue_length(here + 1);
+        prefetch_for_producer(stamp, here, head);
+        note_queue_length(here + 1, head);
     }
 
     // Keeps the high watermark exact without reading the consumers' cache line on every send:
-    // the queue length is at most `end` minus a stale head position, so the real head is read
-    // only when that bound exceeds the watermark.
-    void note_queue_length(std::uint64_t end) noexcept {
-        std::uint64_t head = cached_head_.load(std::memory_order_relaxed);
+    // the queue length is at most `end` minus a stale head position (`head`, cached_head_ as
+    // publish read it), so the real head is read only when that bound exceeds the watermark.
+    void note_queue_length(std::uint64_t end, std::uint64_t head) noexcept {
         std::uint64_t seen = high_watermark_.load(std::memory_order_relaxed);
         if (end <= head || end - head <= seen) return;
         head = position(head_.load(std::memory_order_acquire) >> 1);

@@ -101,6 +101,43 @@ TEST_CASE("a stale weak ref is detected after its slot was reused", "[arena]") {
     CHECK_FALSE(arena.lock(asyncpat::weak_message_ref()));
 }
 
+TEST_CASE("the last ref of a slot no weak ref was made for frees it; a forged weak ref is refused",
+          "[arena]") {
+    // A release by the holder of every remaining reference takes no atomic read-modify-write
+    // unless a weak ref to the slot was ever made; lock() therefore refuses a weak ref that
+    // message_ref::weak() did not make, since it could race with such a release.
+    message_arena arena(2, 16);
+    message_ref const marker = arena.try_alloc("marker");  // (its weak ref gives the arena id)
+    std::uint32_t const arena_id = marker.weak().arena_id();
+    {
+        message_ref only = arena.try_alloc("alone");
+        asyncpat::weak_message_ref const forged(arena_id, only.index(), only.generation());
+        CHECK_FALSE(arena.lock(forged));  // no weak ref was made for this slot
+        message_ref copy = only;
+        asyncpat::bytes view = copy.data();
+        only = message_ref();
+        copy = message_ref();
+        CHECK(arena.live_slots() == 2);  // the view holds it
+        CHECK(view.as_string_view() == "alone");
+        view = asyncpat::bytes();
+        CHECK(arena.live_slots() == 1);
+    }
+    message_ref next = arena.try_alloc("next");  // the slot came back once
+    REQUIRE(next);
+    CHECK_FALSE(arena.try_alloc("more"));
+    asyncpat::weak_message_ref const weak = next.weak();  // from now on, weak refs upgrade
+    message_ref upgraded = arena.lock(weak);
+    CHECK(upgraded.as_string_view() == "next");
+    next = message_ref();
+    CHECK(arena.live_slots() == 2);
+    upgraded = message_ref();
+    CHECK(arena.live_slots() == 1);
+    CHECK_FALSE(arena.lock(weak));
+    message_ref again = arena.try_alloc("again");
+    REQUIRE(again);  // and the slot is free exactly once
+    CHECK_FALSE(arena.try_alloc("more"));
+}
+
 namespace {
 std::string text_of(std::span<const std::byte> bytes) {
     return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};

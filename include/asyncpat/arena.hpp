@@ -694,7 +694,7 @@ public:
         return *this;
     }
     ~message_ref() {
-        if (slot_) slot_->release();
+        if (slot_) slot_->release_refs_maybe_last(1);
     }
 
     explicit operator bool() const noexcept { return slot_ != nullptr; }
@@ -818,8 +818,10 @@ private:
 };
 
 inline weak_message_ref message_ref::weak() const noexcept {
-    return slot_ ? weak_message_ref(slot_->arena()->id(), slot_->index(), generation_)
-                 : weak_message_ref();
+    if (!slot_) return weak_message_ref();
+    // Before the handle exists (see bytes_storage::release_refs_maybe_last).
+    slot_->note_weak_reference();
+    return weak_message_ref(slot_->arena()->id(), slot_->index(), generation_);
 }
 
 /// A fixed number of slots for messages of up to `max_message_bytes`, allocated once. Messages
@@ -876,6 +878,11 @@ public:
             return {};
         detail::arena_slot& slot = state_->slot(weak.index());
         if (slot.generation() != weak.generation()) return {};
+        // No weak ref to this slot was ever made: `weak` was forged from numbers, and upgrading
+        // it could race with a release that takes no read-modify-write (see
+        // bytes_storage::release_refs_maybe_last). A real weak ref reached this thread after
+        // its flag was set.
+        if (!slot.weakly_referenced()) return {};
         if (!slot.try_add_ref()) return {};            // being freed
         if (slot.generation() != weak.generation()) {  // freed and reused meanwhile
             slot.release();

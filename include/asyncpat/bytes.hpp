@@ -48,6 +48,26 @@ public:
     void release_refs(std::size_t n) noexcept {
         if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) destroy_(this);
     }
+    // release_refs for a holder that is often the last one (a message_arena slot's
+    // message_ref). When its `n` references are all that is left, no other view exists and none
+    // can appear (only a holder makes one, or a weak upgrade, which needs a weak handle ever
+    // made: see note_weak_reference), so they go without a read-modify-write, as libstdc++
+    // releases a shared_ptr that has no weak_ptr. The acquire load pairs with the release of
+    // the views that went before, so their last reads happen before the storage is destroyed or
+    // reused; the flag is read again after it, so that a weak handle made by a view that went is
+    // seen. (Not for every release: a load of the count just after this thread's own
+    // read-modify-write of it, a clone dropped at once, waits for that write to land, and costs
+    // more than the read-modify-write it saves.)
+    void release_refs_maybe_last(std::size_t n) noexcept {
+        if (!weakly_referenced_.load(std::memory_order_relaxed) &&
+            refs_.load(std::memory_order_acquire) == n &&
+            !weakly_referenced_.load(std::memory_order_relaxed)) {
+            refs_.store(0, std::memory_order_relaxed);
+            destroy_(this);
+            return;
+        }
+        release_refs(n);
+    }
     // True when no other view exists, given that the caller holds `held` references (its own
     // and any it took ahead, see bytes_mut::spare_refs_). The acquire pairs with the release of
     // the views that went, so their last reads happen before the caller writes to the buffer.
@@ -65,6 +85,20 @@ public:
                 return true;
         }
         return false;
+    }
+
+    // For a revivable storage: a weak handle to it is being made, by a holder of a reference
+    // (which releases it later, so that whoever releases the last reference sees this). Sticky:
+    // from now on every release of this storage is a read-modify-write, because a weak handle
+    // of any earlier use may still try to upgrade.
+    void note_weak_reference() noexcept {
+        if (!weakly_referenced_.load(std::memory_order_relaxed))
+            weakly_referenced_.store(true, std::memory_order_relaxed);
+    }
+    // Whether a weak handle to this storage was ever made (a handle that claims to be one when
+    // this is false was not made by note_weak_reference's caller, and cannot be upgraded).
+    bool weakly_referenced() const noexcept {
+        return weakly_referenced_.load(std::memory_order_relaxed);
     }
 
     std::byte* buffer() const noexcept { return buffer_; }
@@ -94,6 +128,7 @@ protected:
 private:
     std::atomic<std::size_t> refs_{1};
     bool revivable_ = false;
+    std::atomic<bool> weakly_referenced_{false};
     destroy_function destroy_;
     std::byte* buffer_;
     std::size_t capacity_;

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -214,14 +215,33 @@ class task_context {
 public:
     template <typename Executor>
     task_context(Executor&& ex, root_base* root)  // copying the executor may allocate
-        : executor_(std::forward<Executor>(ex)),
-          io_(target_if<asio::io_context::executor_type>(executor_)),
-          io_context_(io_ ? &io_->context() : nullptr),
-          root_(root) {}
+        : root_(root) {
+        using io_executor = asio::io_context::executor_type;
+        if constexpr (std::is_same_v<std::remove_cvref_t<Executor>, io_executor>) {
+            io_.emplace(ex);
+        } else if constexpr (std::is_same_v<std::remove_cvref_t<Executor>, asio::any_io_executor>) {
+            if (io_executor const* io = target_if<io_executor>(ex))
+                io_.emplace(*io);
+            else
+                executor_.emplace(std::forward<Executor>(ex));
+        } else {
+            executor_.emplace(std::forward<Executor>(ex));
+            if (io_executor const* io = target_if<io_executor>(*executor_)) {
+                io_.emplace(*io);
+                executor_.reset();
+            }
+        }
+        io_context_ = io_ ? &io_->context() : nullptr;
+    }
     task_context(const task_context&) = delete;
     task_context& operator=(const task_context&) = delete;
 
-    const asio::any_io_executor& get_executor() const noexcept { return executor_; }
+    // (By value: a tree on an io_context keeps that executor itself, not type-erased, because
+    // making and destroying an any_io_executor costs indirect calls on every spawn.)
+    asio::any_io_executor get_executor() const {
+        if (io_) return asio::any_io_executor(*io_);
+        return *executor_;
+    }
     // The io_context when the tree runs on a plain io_context executor (the common case), else
     // null.
     asio::io_context* io_context_ptr() const noexcept { return io_context_; }
@@ -230,7 +250,7 @@ public:
     // True when the calling thread runs handlers of this tree's executor.
     bool running_in_this_thread() const noexcept {
         if (io_) return io_->running_in_this_thread();
-        return detail::running_in_this_thread(executor_);
+        return detail::running_in_this_thread(*executor_);
     }
 
     // Queues `handler` on the tree's executor, never running it inline. An io_context executor
@@ -243,7 +263,7 @@ public:
                                                    asio::execution::relationship.continuation),
                                      std::forward<Handler>(handler));
         } else {
-            asio::post(executor_, std::forward<Handler>(handler));
+            asio::post(*executor_, std::forward<Handler>(handler));
         }
     }
 
@@ -270,7 +290,10 @@ public:
         assert(cancellable_ && "request_cancel on a tree marked uncancellable");
         requested_.fetch_or(static_cast<unsigned>(type), std::memory_order_acq_rel);
         root_->add_ref();
-        asio::dispatch(executor_, emitter{this});
+        if (io_)
+            asio::dispatch(*io_, emitter{this});
+        else
+            asio::dispatch(*executor_, emitter{this});
     }
 
     // The cancellation hook of an asyncpat awaiter (no allocation, unlike an Asio slot
@@ -371,9 +394,10 @@ private:
     }
     bool emitting_here() const noexcept { return emitting_on_this_thread() == this; }
 
-    asio::any_io_executor executor_;
-    asio::io_context::executor_type const* io_;  // executor_'s target when it is an io_context's
-    asio::io_context* io_context_;               // and its context
+    // The tree's executor: an io_context's (the common case) in io_, any other in executor_.
+    std::optional<asio::any_io_executor> executor_;
+    std::optional<asio::io_context::executor_type> io_;
+    asio::io_context* io_context_;  // and its context
     root_base* root_;
     asio::cancellation_signal signal_;
     hook_function hook_ = nullptr;

@@ -878,10 +878,11 @@ public:
             return {};
         detail::arena_slot& slot = state_->slot(weak.index());
         if (slot.generation() != weak.generation()) return {};
-        // No weak ref to this slot was ever made: `weak` was forged from numbers, and upgrading
-        // it could race with a release that takes no read-modify-write (see
-        // bytes_storage::release_refs_maybe_last). A real weak ref reached this thread after
-        // its flag was set.
+        // No weak ref to this slot was ever made: `weak` was forged from numbers (or passed to
+        // this thread without ordering, as through a relaxed atomic), and upgrading it could
+        // race with a release that takes no read-modify-write (see
+        // bytes_storage::release_refs_maybe_last). A weak ref passed between threads the usual
+        // ways (a channel, a lock, a release/acquire pair) arrives after its flag was set.
         if (!slot.weakly_referenced()) return {};
         if (!slot.try_add_ref()) return {};            // being freed
         if (slot.generation() != weak.generation()) {  // freed and reused meanwhile

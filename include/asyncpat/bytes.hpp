@@ -52,12 +52,17 @@ public:
     // message_ref). When its `n` references are all that is left, no other view exists and none
     // can appear (only a holder makes one, or a weak upgrade, which needs a weak handle ever
     // made: see note_weak_reference), so they go without a read-modify-write, as libstdc++
-    // releases a shared_ptr that has no weak_ptr. The acquire load pairs with the release of
-    // the views that went before, so their last reads happen before the storage is destroyed or
-    // reused; the flag is read again after it, so that a weak handle made by a view that went is
-    // seen. (Not for every release: a load of the count just after this thread's own
-    // read-modify-write of it, a clone dropped at once, waits for that write to land, and costs
-    // more than the read-modify-write it saves.)
+    // releases a shared_ptr that has no weak_ptr. The acquire load pairs with the releases (all
+    // read-modify-writes, by the reasoning below) of the references that went before, so their
+    // reads happen before the storage is destroyed or reused, and so does any weak handle one
+    // of their holders made: the flag is read again after the load. A flag set while the
+    // storage held an earlier message (a recycled arena slot) is seen too: the last release of
+    // that message saw it and decremented, and the slot then went through the free list (or to
+    // a waiting alloc, or through a read section's deferred list) to the fill of the current
+    // message, every step ordered by a lock or a release/acquire pair. (Not for every release:
+    // a load of the count just after this thread's own read-modify-write of it, a clone dropped
+    // at once, waits for that write to land, and costs more than the read-modify-write it
+    // saves.)
     void release_refs_maybe_last(std::size_t n) noexcept {
         if (!weakly_referenced_.load(std::memory_order_relaxed) &&
             refs_.load(std::memory_order_acquire) == n &&
@@ -90,15 +95,18 @@ public:
     // For a revivable storage: a weak handle to it is being made, by a holder of a reference
     // (which releases it later, so that whoever releases the last reference sees this). Sticky:
     // from now on every release of this storage is a read-modify-write, because a weak handle
-    // of any earlier use may still try to upgrade.
+    // of any earlier use may still try to upgrade. (Release, and acquire in weakly_referenced:
+    // an upgrade that sees the flag is ordered after the making of a handle, whatever way the
+    // handle it was given travelled.)
     void note_weak_reference() noexcept {
         if (!weakly_referenced_.load(std::memory_order_relaxed))
-            weakly_referenced_.store(true, std::memory_order_relaxed);
+            weakly_referenced_.store(true, std::memory_order_release);
     }
-    // Whether a weak handle to this storage was ever made (a handle that claims to be one when
-    // this is false was not made by note_weak_reference's caller, and cannot be upgraded).
+    // Whether a weak handle to this storage was ever made. False for a handle that claims to be
+    // one: it was not made by note_weak_reference's caller (or reached this thread without being
+    // ordered after its making), and must not be upgraded.
     bool weakly_referenced() const noexcept {
-        return weakly_referenced_.load(std::memory_order_relaxed);
+        return weakly_referenced_.load(std::memory_order_acquire);
     }
 
     std::byte* buffer() const noexcept { return buffer_; }

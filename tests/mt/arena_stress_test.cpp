@@ -258,6 +258,90 @@ TEST_CASE("lock never returns another message while slots are freed and reused",
     CHECK(stale.load() > 0);
 }
 
+TEST_CASE("last releases without a read-modify-write race lock and stale weak refs safely",
+          "[mt][arena]") {
+    // Slots with odd indexes get weak refs (so their releases decrement the count); the others
+    // never do, so the last message_ref of each of their messages frees it with a plain store.
+    // One thread allocates numbered messages, publishes weak refs to those in odd slots and
+    // hands a copy of every other message in even slots to the reader; the reader upgrades
+    // published weak refs, reads and drops the handed copies (often the last reference,
+    // released on its thread while the writer allocates and releases), and tries weak refs
+    // forged for even slots (refused: no weak ref was made for them). Every message read is the
+    // one expected, and at the end every slot is free exactly once.
+    asyncpat::message_arena arena(8, 16);
+    constexpr int messages = 200'000;
+    struct published {
+        asyncpat::weak_message_ref weak;
+        asyncpat::message_ref handed;
+        int number = -1;
+    };
+    std::mutex mutex;
+    std::vector<published> board(8);
+    std::atomic<bool> done{false};
+    std::atomic<std::uint32_t> arena_id{0};
+    std::atomic<long> upgraded{0}, handed_read{0}, wrong{0}, forged_upgrades{0};
+    std::thread reader([&] {
+        std::size_t i = 0;
+        while (!done.load(std::memory_order_acquire) || i < 1000) {
+            published entry;
+            {
+                std::lock_guard<std::mutex> guard(mutex);
+                published& at = board[i++ % board.size()];
+                entry.weak = at.weak;
+                entry.number = at.number;
+                entry.handed = std::move(at.handed);
+            }
+            if (entry.number < 0) continue;
+            if (entry.handed) {
+                handed_read.fetch_add(1, std::memory_order_relaxed);
+                if (entry.handed.as_string_view() != std::to_string(entry.number))
+                    wrong.fetch_add(1, std::memory_order_relaxed);
+                if (std::uint32_t const id = arena_id.load(std::memory_order_relaxed)) {
+                    asyncpat::weak_message_ref const forged(id, entry.handed.index(),
+                                                            entry.handed.generation());
+                    if (arena.lock(forged)) forged_upgrades.fetch_add(1, std::memory_order_relaxed);
+                }
+                entry.handed = asyncpat::message_ref();  // often the last reference
+            } else if (asyncpat::message_ref m = arena.lock(entry.weak)) {
+                upgraded.fetch_add(1, std::memory_order_relaxed);
+                if (m.as_string_view() != std::to_string(entry.number))
+                    wrong.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+    });
+    std::vector<asyncpat::message_ref> live(3);
+    for (int n = 0; n < messages; ++n) {
+        std::string const text = std::to_string(n);
+        asyncpat::message_ref m = arena.try_alloc(text);
+        if (!m) continue;  // the reader holds slots for a moment
+        if (m.index() % 2 == 1) {
+            asyncpat::weak_message_ref const weak = m.weak();
+            arena_id.store(weak.arena_id(), std::memory_order_relaxed);
+            std::lock_guard<std::mutex> guard(mutex);
+            board[static_cast<std::size_t>(n) % board.size()] = {weak, {}, n};
+        } else if (n % 2 == 0) {
+            std::lock_guard<std::mutex> guard(mutex);
+            board[static_cast<std::size_t>(n) % board.size()] = {{}, m, n};
+        }
+        live[static_cast<std::size_t>(n) % live.size()] = std::move(m);  // drops the oldest
+    }
+    done.store(true, std::memory_order_release);
+    reader.join();
+    live.clear();
+    board.clear();
+    CHECK(wrong.load() == 0);
+    CHECK(forged_upgrades.load() == 0);
+    CHECK(upgraded.load() > 0);
+    CHECK(handed_read.load() > 0);
+    std::printf("plain-path race: %ld weak upgrades, %ld handed refs read\n", upgraded.load(),
+                handed_read.load());
+    CHECK(arena.live_slots() == 0);
+    std::vector<asyncpat::message_ref> all;
+    for (int k = 0; k < 8; ++k) all.push_back(arena.try_alloc("again"));
+    for (const asyncpat::message_ref& m : all) CHECK(m);
+    CHECK_FALSE(arena.try_alloc("one too many"));  // no slot was freed twice
+}
+
 TEST_CASE("read sections see no message change while slots are freed and reused",
           "[mt][arena][read_section]") {
     // One thread allocates numbered messages into 4 slots, publishes weak refs with their

@@ -38,14 +38,16 @@ class owning_thread {
 public:
     void check(char const* misuse) const {
         void const* const here = &local_ready();
-        if (owner_ != here) [[unlikely]]
-            bind(here, misuse);
+        if (owner_ == here) [[likely]]
+            return;
+        if (owner_ != nullptr) [[unlikely]]
+            throw_misuse(misuse);
+        owner_ = here;  // the first use (every new oneshot's): inline, not a cold call
     }
 
 private:
-    [[gnu::cold, gnu::noinline]] void bind(void const* here, char const* misuse) const {
-        if (owner_ != nullptr) throw std::logic_error(misuse);
-        owner_ = here;
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_misuse(char const* misuse) {
+        throw std::logic_error(misuse);
     }
 
     mutable void const* owner_ = nullptr;

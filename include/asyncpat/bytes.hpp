@@ -5,6 +5,8 @@
 #ifndef ASYNCPAT_BYTES_HPP
 #define ASYNCPAT_BYTES_HPP
 
+#include <asyncpat/config.hpp>
+
 #include <asyncpat/detail/asio.hpp>
 #include <asyncpat/detail/frame_allocator.hpp>
 
@@ -41,11 +43,25 @@ namespace detail {
 // the only owner (count 1) may use all of it.
 class bytes_storage {
 public:
+    // In a process that never started a second thread, the count is updated without a
+    // read-modify-write (see ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH).
     void add_ref() noexcept { add_refs(1); }
-    void add_refs(std::size_t n) noexcept { refs_.fetch_add(n, std::memory_order_relaxed); }
+    void add_refs(std::size_t n) noexcept {
+        if (process_is_single_threaded()) {
+            refs_.store(refs_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+            return;
+        }
+        refs_.fetch_add(n, std::memory_order_relaxed);
+    }
     // acq_rel rather than release + fence: the same instruction on x86, and understood by TSan.
     void release() noexcept { release_refs(1); }
     void release_refs(std::size_t n) noexcept {
+        if (process_is_single_threaded()) {
+            std::size_t const left = refs_.load(std::memory_order_relaxed) - n;
+            refs_.store(left, std::memory_order_relaxed);
+            if (left == 0) destroy_(this);
+            return;
+        }
         if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) destroy_(this);
     }
     // release_refs for a holder that is often the last one (a message_arena slot's

@@ -32,6 +32,41 @@
 #define ASYNCPAT_HANDOFF_BUDGET 128
 #endif
 
+/// Reference counts without atomic instructions in a process that has never started a second
+/// thread (glibc's `__libc_single_threaded`, the rule libstdc++ applies to `shared_ptr`): the
+/// counts of `bytes` storages and `message_arena` slots, and the arena's free-slot stack, are
+/// then updated with plain loads and stores. Once a thread has started (the flag never goes
+/// back), they are atomic read-modify-writes again; the thread's start orders what came before.
+/// Set to 0 to keep them atomic always, e.g. in a program that starts threads by other means
+/// than `pthread_create`/`std::thread` (a raw `clone`) or updates these objects from a signal
+/// handler. Defaults to 1 where the C library provides the flag, and is 0 elsewhere.
+#ifndef ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#define ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH 1
+#endif
+#endif
+#ifndef ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH
+#define ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH 0
+#endif
+#endif
+
+#if ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH
+#include <sys/single_threaded.h>
+#endif
+
+namespace asyncpat::detail {
+// True while the process has only ever had one thread (see
+// ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH); then no other thread can see a plain update.
+inline bool process_is_single_threaded() noexcept {
+#if ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH
+    return __libc_single_threaded != 0;
+#else
+    return false;
+#endif
+}
+}  // namespace asyncpat::detail
+
 /// Workaround for GCC: symmetric transfer (returning a coroutine handle from `await_suspend`)
 /// is not compiled as a guaranteed tail call by GCC (12 and 13 checked) without optimisation or
 /// with AddressSanitizer, so a loop awaiting tasks that complete synchronously grows the stack

@@ -206,9 +206,9 @@ BENCHMARK(BM_arena_alloc_get_release_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_arena_alloc_get_release_seed_design)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_arena_alloc_get_release_make_shared)->Unit(benchmark::kMillisecond);
 // The alloc/get/release rows once the process has started a thread, as every program that
-// shares an arena between threads has: libstdc++'s shared_ptr and glibc's malloc then use atomic
-// operations (before, they see a single-threaded process and skip them; the arena always uses
-// them). Registered last, because the process stays multi-threaded for the rest of the run.
+// shares an arena between threads has: libstdc++'s shared_ptr, glibc's malloc and the arena then
+// use atomic operations (before, they see a single-threaded process and skip them). Registered
+// last, because the process stays multi-threaded for the rest of the run.
 BENCHMARK(after_a_thread_started<BM_arena_alloc_get_release_asyncpat>)
     ->Name("BM_arena_alloc_get_release_asyncpat_threaded")
     ->Unit(benchmark::kMillisecond);

@@ -177,9 +177,9 @@ BENCHMARK(BM_bytes_split_to_1k_vector_copy);
 BENCHMARK(BM_bytes_from_vector_asyncpat);
 BENCHMARK(BM_bytes_from_vector_shared_ptr);
 // The slice rows again once the process has started a thread, as every program that shares
-// buffers between threads has: libstdc++'s shared_ptr counts without atomic operations while the
-// process is single-threaded (__libc_single_threaded) and with them afterwards; asyncpat always
-// uses them. Registered last: the process stays multi-threaded for the rest of the run.
+// buffers between threads has: libstdc++'s shared_ptr and asyncpat's bytes both count without
+// atomic operations while the process is single-threaded (__libc_single_threaded) and with them
+// afterwards. Registered last: the process stays multi-threaded for the rest of the run.
 BENCHMARK(after_a_thread_started<BM_bytes_slice_clone_drop_asyncpat>)
     ->Name("BM_bytes_slice_clone_drop_asyncpat_threaded");
 BENCHMARK(after_a_thread_started<BM_bytes_slice_clone_drop_shared_ptr_view>)

@@ -69,9 +69,10 @@ public:
     // can appear (only a holder makes one, or a weak upgrade, which needs a weak handle ever
     // made: see note_weak_reference), so they go without a read-modify-write, as libstdc++
     // releases a shared_ptr that has no weak_ptr. The acquire load pairs with the releases (all
-    // read-modify-writes, by the reasoning below) of the references that went before, so their
-    // reads happen before the storage is destroyed or reused, and so does any weak handle one
-    // of their holders made: the flag is read again after the load. A flag set while the
+    // read-modify-writes, by the reasoning below, except plain ones made before the process
+    // started its first thread, which that start orders) of the references that went before, so
+    // their reads happen before the storage is destroyed or reused, and so does any weak handle
+    // one of their holders made: the flag is read again after the load. A flag set while the
     // storage held an earlier message (a recycled arena slot) is seen too: the last release of
     // that message saw it and decremented, and the slot then went through the free list (or to
     // a waiting alloc, or through a read section's deferred list) to the fill of the current

@@ -35,8 +35,10 @@
 /// Reference counts without atomic instructions in a process that has never started a second
 /// thread (glibc's `__libc_single_threaded`, the rule libstdc++ applies to `shared_ptr`): the
 /// counts of `bytes` storages and `message_arena` slots, and the arena's free-slot stack, are
-/// then updated with plain loads and stores. Once a thread has started (the flag never goes
-/// back), they are atomic read-modify-writes again; the thread's start orders what came before.
+/// then updated with plain loads and stores. Once a thread has started, they are atomic
+/// read-modify-writes again; the thread's start orders what came before. (Current glibc never
+/// sets the flag back; a future one may, but only after the other threads are gone, through a
+/// call that synchronises with them, which keeps this correct.)
 /// Set to 0 to keep them atomic always, e.g. in a program that starts threads by other means
 /// than `pthread_create`/`std::thread` (a raw `clone`) or updates these objects from a signal
 /// handler. Defaults to 1 where the C library provides the flag, and is 0 elsewhere.

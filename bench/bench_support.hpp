@@ -19,10 +19,10 @@ inline std::atomic<long> allocations{0};
 
 /// Starts (and joins) one thread, once per process. Rows registered after the others call it to
 /// measure a process that has started a thread, as every program that shares data between
-/// threads has: libstdc++'s shared_ptr, glibc's malloc and asyncpat's reference counts (bytes,
-/// arena) skip atomic operations until then (`__libc_single_threaded`); asyncpat's channels and
-/// tasks always use them. The process stays multi-threaded for the rest of the run, which is
-/// why such rows are registered last.
+/// threads has: libstdc++'s shared_ptr, glibc's malloc and asyncpat (reference counts, the
+/// arena, the concurrent channel's and oneshot's lock-free paths, spin locks) skip atomic
+/// operations until then (`__libc_single_threaded`). The process stays multi-threaded for the
+/// rest of the run, which is why such rows are registered last.
 inline void start_a_thread_once() {
     static bool const started = [] {
         std::thread([] {}).join();

@@ -7,11 +7,14 @@
 
 #include <asyncpat/arena.hpp>
 #include <asyncpat/bytes.hpp>
+#include <asyncpat/channel.hpp>
+#include <asyncpat/oneshot.hpp>
 
 #include "support/catch.hpp"
 
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -112,4 +115,38 @@ TEST_CASE("counts are exact before and after the process starts its first thread
     for (int i = 0; i < 4; ++i) all.push_back(arena.try_alloc("again"));
     for (const asyncpat::message_ref& m : all) CHECK(m);
     CHECK_FALSE(arena.try_alloc("one too many"));  // no slot was freed twice, none lost
+}
+
+TEST_CASE("a channel and a oneshot made before the first thread work across it",
+          "[config][channel][oneshot]") {
+    // Before the first thread: the channel's lock-free send and receive and the oneshot's state
+    // word are plain updates (when the C library has the flag); after it, atomic ones on the
+    // same objects, from both threads.
+    auto [tx, rx] = asyncpat::make_channel<int>(4);
+    auto [otx, orx] = asyncpat::make_oneshot<int>();
+    CHECK_FALSE(tx.try_send(1));
+    CHECK_FALSE(tx.try_send(2));
+    std::error_code ec;
+    CHECK(rx.try_receive(ec) == 1);
+    CHECK_FALSE(otx.send(5));
+    CHECK(rx.size() == 1);
+
+    int received_there = 0;
+    int oneshot_there = 0;
+    std::error_code sent_there;
+    std::thread other([&] {  // (no Catch2 assertion on this thread)
+        std::error_code there;
+        sent_there = tx.try_send(3);
+        received_there = rx.try_receive(there).value_or(-1);
+        oneshot_there = orx.try_receive(there).value_or(-1);
+    });
+    other.join();
+    CHECK_FALSE(asyncpat::detail::process_is_single_threaded());
+    CHECK_FALSE(sent_there);
+    CHECK(received_there == 2);
+    CHECK(oneshot_there == 5);
+    CHECK(rx.try_receive(ec) == 3);
+    CHECK(rx.try_receive(ec) == std::nullopt);
+    CHECK(ec == asyncpat::errc::channel_empty);
+    CHECK(rx.received_count() == 3);
 }

@@ -10,6 +10,7 @@
 #include <asyncpat/error.hpp>
 #include <asyncpat/task.hpp>
 
+#include <asyncpat/detail/single_threaded.hpp>
 #include <asyncpat/detail/task_context.hpp>
 
 #include <atomic>

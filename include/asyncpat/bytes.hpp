@@ -9,6 +9,7 @@
 
 #include <asyncpat/detail/asio.hpp>
 #include <asyncpat/detail/frame_allocator.hpp>
+#include <asyncpat/detail/single_threaded.hpp>
 
 #include <fmt/format.h>
 

@@ -10,6 +10,7 @@
 
 #include <asyncpat/detail/asio.hpp>
 #include <asyncpat/detail/intrusive_list.hpp>
+#include <asyncpat/detail/single_threaded.hpp>
 #include <asyncpat/detail/task_context.hpp>
 
 #include <algorithm>
@@ -285,9 +286,9 @@ public:
             cell& c = cells_[stamp & index_mask()];
             std::uint64_t const cell_stamp = c.stamp.load(std::memory_order_acquire);
             if (cell_stamp == stamp) {
-                if (tail_.compare_exchange_weak(word, next_stamp(stamp) << 2,
-                                                std::memory_order_acq_rel,
-                                                std::memory_order_relaxed)) {
+                if (detail::compare_exchange_weak(tail_, word, next_stamp(stamp) << 2,
+                                                  std::memory_order_acq_rel,
+                                                  std::memory_order_relaxed)) {
                     publish(c, stamp, value);
                     return true;
                 }
@@ -410,8 +411,8 @@ public:
             cell& c = cells_[stamp & index_mask()];
             std::uint64_t const cell_stamp = c.stamp.load(std::memory_order_acquire);
             if (cell_stamp == stamp + 1) {
-                if (head_.compare_exchange_weak(
-                        word, (next_stamp(stamp) << 1) | (word & senders_waiting_flag),
+                if (detail::compare_exchange_weak(
+                        head_, word, (next_stamp(stamp) << 1) | (word & senders_waiting_flag),
                         std::memory_order_acq_rel, std::memory_order_relaxed)) {
                     T* slot = c.get();
                     out.emplace(std::move(*slot));

@@ -32,10 +32,12 @@
 #define ASYNCPAT_HANDOFF_BUDGET 128
 #endif
 
-/// Reference counts without atomic instructions in a process that has never started a second
-/// thread (glibc's `__libc_single_threaded`, the rule libstdc++ applies to `shared_ptr`): the
-/// counts of `bytes` storages and `message_arena` slots, and the arena's free-slot stack, are
-/// then updated with plain loads and stores. Once a thread has started, they are atomic
+/// No atomic instructions on the hot paths in a process that has never started a second thread
+/// (glibc's `__libc_single_threaded`, the rule libstdc++ applies to `shared_ptr`): the counts of
+/// `bytes` storages and `message_arena` slots, the arena's free-slot stack, the concurrent
+/// channel's lock-free send and receive, a oneshot's state word, and the spin locks that guard
+/// parking and cancellation are then updated with plain loads and stores (detail/
+/// single_threaded.hpp). Once a thread has started, they are atomic
 /// read-modify-writes again; the thread's start orders what came before. (Current glibc never
 /// sets the flag back; a future one may, but only after the other threads are gone, through a
 /// call that synchronises with them, which keeps this correct.)
@@ -52,22 +54,6 @@
 #define ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH 0
 #endif
 #endif
-
-#if ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH
-#include <sys/single_threaded.h>
-#endif
-
-namespace asyncpat::detail {
-// True while the process has only ever had one thread (see
-// ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH); then no other thread can see a plain update.
-inline bool process_is_single_threaded() noexcept {
-#if ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH
-    return __libc_single_threaded != 0;
-#else
-    return false;
-#endif
-}
-}  // namespace asyncpat::detail
 
 /// Workaround for GCC: symmetric transfer (returning a coroutine handle from `await_suspend`)
 /// is not compiled as a guaranteed tail call by GCC (12 and 13 checked) without optimisation or

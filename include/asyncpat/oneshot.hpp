@@ -11,6 +11,7 @@
 
 #include <asyncpat/detail/asio.hpp>
 #include <asyncpat/detail/frame_allocator.hpp>
+#include <asyncpat/detail/single_threaded.hpp>
 #include <asyncpat/detail/task_context.hpp>
 
 #include <atomic>
@@ -137,9 +138,9 @@ public:
             return false;
         }
         this->put(value);
-        while (!state_.compare_exchange_weak(s, (s | value_set | sender_gone) & ~receiver_waiting,
-                                             std::memory_order_acq_rel,
-                                             std::memory_order_acquire)) {
+        while (!detail::compare_exchange_weak(
+            state_, s, (s | value_set | sender_gone) & ~receiver_waiting, std::memory_order_acq_rel,
+            std::memory_order_acquire)) {
         }
         if (s & receiver_gone) {
             this->hand_back(value);  // the receiver went meanwhile, as if nothing was sent
@@ -156,9 +157,9 @@ public:
     // owner.
     bool drop_sender() noexcept {
         std::uint32_t s = state_.load(std::memory_order_relaxed);
-        while (!state_.compare_exchange_weak(s, (s | sender_gone) & ~receiver_waiting,
-                                             std::memory_order_acq_rel,
-                                             std::memory_order_acquire)) {
+        while (!detail::compare_exchange_weak(state_, s, (s | sender_gone) & ~receiver_waiting,
+                                              std::memory_order_acq_rel,
+                                              std::memory_order_acquire)) {
         }
         if (s & receiver_waiting) this->wake_receiver();
         return (s & receiver_gone) != 0;
@@ -167,13 +168,15 @@ public:
     bool drop_receiver() noexcept {
         // Once the sender is gone it never touches the state again: no atomic step needed.
         if (state_.load(std::memory_order_acquire) & sender_gone) return true;
-        std::uint32_t const s = state_.fetch_or(receiver_gone, std::memory_order_acq_rel);
+        std::uint32_t const s =
+            detail::fetch_or(state_, std::uint32_t{receiver_gone}, std::memory_order_acq_rel);
         return (s & sender_gone) != 0;
     }
 
     // Parks the receiver (after prepare_park) unless the outcome is known already. True: parked.
     bool park_prepared() noexcept {
-        std::uint32_t s = state_.fetch_or(receiver_waiting, std::memory_order_acq_rel);
+        std::uint32_t s =
+            detail::fetch_or(state_, std::uint32_t{receiver_waiting}, std::memory_order_acq_rel);
         if ((s & (value_set | sender_gone)) == 0) return true;
         // The outcome is known already: withdraw, unless the sender's destruction (or a
         // cancellation) cleared our flag meanwhile; then it owns our wake-up and we are parked.

@@ -7,6 +7,7 @@
 #include <asyncpat/config.hpp>
 
 #include <asyncpat/detail/asio.hpp>
+#include <asyncpat/detail/single_threaded.hpp>
 
 #include <atomic>
 #include <cassert>
@@ -132,6 +133,12 @@ private:
 class spin_lock {
 public:
     void lock() noexcept {
+        // A process that never started a second thread: nobody else can hold it (if this thread
+        // does, the spinning below is the self-deadlock it always was).
+        if (process_is_single_threaded() && !locked_.load(std::memory_order_relaxed)) {
+            locked_.store(true, std::memory_order_relaxed);
+            return;
+        }
         while (locked_.exchange(true, std::memory_order_acquire)) {
             backoff wait;
             while (locked_.load(std::memory_order_relaxed)) wait();

@@ -6,7 +6,6 @@
 
 #include <asyncpat/bytes.hpp>
 #include <asyncpat/channel.hpp>
-#include <asyncpat/config.hpp>
 #include <asyncpat/error.hpp>
 #include <asyncpat/task.hpp>
 
@@ -253,13 +252,8 @@ public:
             if (top == 0 || (h & closed_bit) != 0) return std::nullopt;
             auto const index = static_cast<std::uint32_t>(top - 1);
             std::uint64_t const next = slots_[index].next_free();  // the CAS validates it
-            std::uint64_t const popped = ((h & ~top_mask) + tag_one) | next;
-            if (process_is_single_threaded()) {  // nobody else can change the word
-                head_.store(popped, std::memory_order_relaxed);
-                return index;
-            }
-            if (head_.compare_exchange_weak(h, popped, std::memory_order_acquire,
-                                            std::memory_order_acquire))
+            if (detail::compare_exchange_weak(head_, h, ((h & ~top_mask) + tag_one) | next,
+                                              std::memory_order_acquire, std::memory_order_acquire))
                 return index;
         }
     }
@@ -465,13 +459,9 @@ private:
             for (;;) {
                 if ((h & stop) != 0) break;
                 slots_[index].set_next_free(static_cast<std::uint32_t>(h & top_mask));
-                std::uint64_t const pushed = ((h & ~top_mask) + tag_one) | (index + 1u);
-                if (process_is_single_threaded()) {  // nobody else can change the word
-                    head_.store(pushed, std::memory_order_relaxed);
-                    return;
-                }
-                if (head_.compare_exchange_weak(h, pushed, std::memory_order_release,
-                                                std::memory_order_acquire))
+                if (detail::compare_exchange_weak(
+                        head_, h, ((h & ~top_mask) + tag_one) | (index + 1u),
+                        std::memory_order_release, std::memory_order_acquire))
                     return;  // the state may be gone now: touch nothing
             }
             if ((h & closed_bit) != 0) {

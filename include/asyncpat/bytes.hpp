@@ -48,22 +48,12 @@ public:
     // read-modify-write (see ASYNCPAT_SINGLE_THREADED_PROCESS_FAST_PATH).
     void add_ref() noexcept { add_refs(1); }
     void add_refs(std::size_t n) noexcept {
-        if (process_is_single_threaded()) {
-            refs_.store(refs_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-            return;
-        }
-        refs_.fetch_add(n, std::memory_order_relaxed);
+        detail::fetch_add(refs_, n, std::memory_order_relaxed);
     }
     // acq_rel rather than release + fence: the same instruction on x86, and understood by TSan.
     void release() noexcept { release_refs(1); }
     void release_refs(std::size_t n) noexcept {
-        if (process_is_single_threaded()) {
-            std::size_t const left = refs_.load(std::memory_order_relaxed) - n;
-            refs_.store(left, std::memory_order_relaxed);
-            if (left == 0) destroy_(this);
-            return;
-        }
-        if (refs_.fetch_sub(n, std::memory_order_acq_rel) == n) destroy_(this);
+        if (detail::fetch_sub(refs_, n, std::memory_order_acq_rel) == n) destroy_(this);
     }
     // release_refs for a holder that is often the last one (a message_arena slot's
     // message_ref). When its `n` references are all that is left, no other view exists and none

@@ -45,7 +45,25 @@ bool compare_exchange_weak(std::atomic<T>& word, T& expected, T desired, std::me
     return word.compare_exchange_weak(expected, desired, success, failure);
 }
 
-// fetch_or, likewise.
+// fetch_add, fetch_sub, fetch_or and exchange, likewise: each returns the previous value.
+template <typename T>
+T fetch_add(std::atomic<T>& word, T n, std::memory_order order) noexcept {
+    if (process_is_single_threaded()) {
+        T const current = word.load(std::memory_order_relaxed);
+        word.store(current + n, std::memory_order_relaxed);
+        return current;
+    }
+    return word.fetch_add(n, order);
+}
+template <typename T>
+T fetch_sub(std::atomic<T>& word, T n, std::memory_order order) noexcept {
+    if (process_is_single_threaded()) {
+        T const current = word.load(std::memory_order_relaxed);
+        word.store(current - n, std::memory_order_relaxed);
+        return current;
+    }
+    return word.fetch_sub(n, order);
+}
 template <typename T>
 T fetch_or(std::atomic<T>& word, T bits, std::memory_order order) noexcept {
     if (process_is_single_threaded()) {
@@ -54,6 +72,15 @@ T fetch_or(std::atomic<T>& word, T bits, std::memory_order order) noexcept {
         return current;
     }
     return word.fetch_or(bits, order);
+}
+template <typename T>
+T exchange(std::atomic<T>& word, T desired, std::memory_order order) noexcept {
+    if (process_is_single_threaded()) {
+        T const current = word.load(std::memory_order_relaxed);
+        word.store(desired, std::memory_order_relaxed);
+        return current;
+    }
+    return word.exchange(desired, order);
 }
 
 }  // namespace asyncpat::detail

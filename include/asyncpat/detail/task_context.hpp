@@ -133,18 +133,11 @@ private:
 class spin_lock {
 public:
     void lock() noexcept {
-        // A process that never started a second thread: nobody else can hold it. If this thread
-        // does, that is a self-deadlock: debug builds say so, release builds spin below as they
-        // always did.
-        if (process_is_single_threaded()) {
-            assert(!locked_.load(std::memory_order_relaxed) &&
-                   "asyncpat: a spin lock taken again by the thread that holds it");
-            if (!locked_.load(std::memory_order_relaxed)) {
-                locked_.store(true, std::memory_order_relaxed);
-                return;
-            }
-        }
-        while (locked_.exchange(true, std::memory_order_acquire)) {
+        // In a process that never started a second thread nobody else can hold it: taken, it is
+        // a self-deadlock, which debug builds report (release builds spin, as always).
+        assert(!(process_is_single_threaded() && locked_.load(std::memory_order_relaxed)) &&
+               "asyncpat: a spin lock taken again by the thread that holds it");
+        while (detail::exchange(locked_, true, std::memory_order_acquire)) {
             backoff wait;
             while (locked_.load(std::memory_order_relaxed)) wait();
         }

@@ -9,6 +9,7 @@
 #include <asyncpat/detail/asio.hpp>
 
 #include <atomic>
+#include <cassert>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -266,8 +267,9 @@ public:
 
     std::coroutine_handle<> on_complete() noexcept override {
         finished_running();
-        // Detached and no cancellation in flight: no handle can wait for or look at the result,
-        // and none can appear (only the handle hands out references). No atomic step needed.
+        // The handle was dropped (detached) and no cancellation is in flight: nobody can wait for
+        // or look at the result, and nobody can appear (only the handle hands out references).
+        // No atomic step needed.
         if (this->is_sole_owner()) {
             this->destroy();
             return std::noop_coroutine();
@@ -314,15 +316,54 @@ private:
     bool abandoned_ = false;
 };
 
+// The root of a detached spawn: nobody joins the task and nobody can cancel its tree, so the
+// running task holds the only reference, and its completion frees the state at once (no join
+// protocol, no reference count to look at). An exception the task ended with is reported then.
+template <typename T>
+class detached_root : public task_root<T> {
+public:
+    std::coroutine_handle<> on_complete() noexcept final {
+        if (this->outcome().has_exception())
+            report_unhandled_exception(this->outcome().exception());
+        this->destroy();
+        return std::noop_coroutine();
+    }
+
+    void abandon() noexcept final {
+        this->destroy_task();
+        this->destroy();
+    }
+
+protected:
+    template <typename Executor>
+    detached_root(Executor&& ex, std::uint32_t refs) : task_root<T>(std::forward<Executor>(ex), 1) {
+        assert(refs == 1 && "a detached spawn has one reference, the running task's");
+        (void)refs;
+        this->context().set_uncancellable();  // no handle: nobody can cancel it
+    }
+    ~detached_root() = default;
+
+    // Never called: the state goes as the task finishes, and with it what a join state frees
+    // early (see join_state::finished_running).
+    virtual void finished_running() noexcept {}
+    // Nothing is left unobserved when the state goes: on_complete reported it.
+    void report_if_unobserved() noexcept {}
+};
+
+// The root of a spawn: a join state (refs 2: the running task's and the join handle's) or a
+// detached root (refs 1).
+template <typename T, bool Detached>
+using spawn_root = std::conditional_t<Detached, detached_root<T>, join_state<T>>;
+
 // A spawned task together with the callable and arguments it was made from, which live here
 // (not on the spawner's stack) for as long as the task can run.
-template <typename T, typename Function, typename... Args>
-class spawn_state final : public join_state<T> {
+template <typename T, typename Root, typename Function, typename... Args>
+class spawn_state final : public Root {
 public:
     // refs: 2 with a join handle, 1 for a detached spawn (only the running task's).
     template <typename Executor, typename F, typename... A>
     spawn_state(std::uint32_t refs, Executor&& ex, F&& function, A&&... args)
-        : join_state<T>(std::forward<Executor>(ex), refs),
+        : Root(std::forward<Executor>(ex), refs),
           callable_(std::in_place, std::forward<F>(function),
                     std::tuple<Args...>(std::forward<A>(args)...)) {}
 
@@ -362,12 +403,12 @@ private:
     std::optional<callable> callable_;
 };
 
-template <typename T>
-class spawned_task_state final : public join_state<T> {
+template <typename T, typename Root>
+class spawned_task_state final : public Root {
 public:
     template <typename Executor>
     spawned_task_state(std::uint32_t refs, Executor&& ex)
-        : join_state<T>(std::forward<Executor>(ex), refs) {}
+        : Root(std::forward<Executor>(ex), refs) {}
     void launch(task<T> work) { this->start(std::move(work)); }
 
 private:
@@ -560,28 +601,28 @@ struct spawn_result {
     using type = typename task_type::value_type;
 };
 
-// Makes the spawned state (with `refs` references: the running task's, and the join handle's
-// if there is one) and launches the task. `adopt` takes the state before the launch, so that
-// the handle's reference is dropped if the launch throws.
-template <typename Executor, typename F, typename... Args, typename Adopt>
-void launch_spawned(std::uint32_t refs, Adopt&& adopt, Executor&& ex, F&& function,
-                    Args&&... args) {
+// Makes the spawned state (a join state with two references, the running task's and the join
+// handle's; or, Detached, a detached root with one) and launches the task. `adopt` takes the
+// state before the launch, so that the handle's reference is dropped if the launch throws.
+template <bool Detached, typename Executor, typename F, typename... Args, typename Adopt>
+void launch_spawned(Adopt&& adopt, Executor&& ex, F&& function, Args&&... args) {
     static_assert(detail::executor_or_context<Executor>,
                   "asyncpat::spawn: the first argument must be an executor or an io_context");
+    constexpr std::uint32_t refs = Detached ? 1 : 2;
     if constexpr (detail::is_task<std::decay_t<F>>::value) {
         static_assert(sizeof...(Args) == 0, "asyncpat::spawn(executor, task) takes no arguments");
         using T = typename std::decay_t<F>::value_type;
         detail::check_startable(function, "spawn");
-        auto* state = new detail::spawned_task_state<T>(refs, detail::executor_arg(ex));
-        if (refs == 1) state->context().set_uncancellable();  // detached: no handle cancels it
+        auto* state = new detail::spawned_task_state<T, spawn_root<T, Detached>>(
+            refs, detail::executor_arg(ex));
         adopt(state);
         state->launch(std::forward<F>(function));
     } else {
         using T = typename detail::spawn_result<F, Args...>::type;
-        using state_type = detail::spawn_state<T, std::decay_t<F>, std::decay_t<Args>...>;
+        using state_type =
+            detail::spawn_state<T, spawn_root<T, Detached>, std::decay_t<F>, std::decay_t<Args>...>;
         auto* state = new state_type(refs, detail::executor_arg(ex), std::forward<F>(function),
                                      std::forward<Args>(args)...);
-        if (refs == 1) state->context().set_uncancellable();  // detached: no handle cancels it
         adopt(state);
         state->launch();
     }
@@ -613,8 +654,8 @@ template <typename Executor, typename F, typename... Args>
 auto spawn(Executor&& ex, F&& function, Args&&... args) {
     using T = typename detail::spawned_value<std::decay_t<F>, std::decay_t<Args>...>::type;
     join_handle<T> handle;  // owns the handle's reference, also if the launch throws
-    detail::launch_spawned(
-        2, [&handle](detail::join_state<T>* state) noexcept { handle = join_handle<T>{state}; },
+    detail::launch_spawned<false>(
+        [&handle](detail::join_state<T>* state) noexcept { handle = join_handle<T>{state}; },
         std::forward<Executor>(ex), std::forward<F>(function), std::forward<Args>(args)...);
     return handle;
 }
@@ -628,9 +669,8 @@ auto spawn(Executor&& ex, F&& function, Args&&... args) {
 /// May be called from any thread.
 template <typename Executor, typename F, typename... Args>
 void spawn_detached(Executor&& ex, F&& function, Args&&... args) {
-    detail::launch_spawned(
-        1, [](auto*) noexcept {}, std::forward<Executor>(ex), std::forward<F>(function),
-        std::forward<Args>(args)...);
+    detail::launch_spawned<true>([](auto*) noexcept {}, std::forward<Executor>(ex),
+                                 std::forward<F>(function), std::forward<Args>(args)...);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -23,6 +23,13 @@ class generator;
 
 namespace detail {
 
+// How an item goes to the sink: a small trivially copyable item by value (in a register, not
+// stored into the generator's frame and loaded back by the sink), any other by reference.
+template <typename T>
+inline constexpr bool passed_by_value = std::is_trivially_copyable_v<T> && sizeof(T) <= 16;
+template <typename T>
+using sink_argument = std::conditional_t<passed_by_value<T>, T, T&&>;
+
 // The generator's promise. The generator runs only while a consumer pulls, inside the
 // consumer's task context (so whatever it awaits resumes it on the consumer's executor, and the
 // consumer's cancellation reaches it). A pull installs the consumer, its context and a sink,
@@ -64,8 +71,12 @@ public:
     [[gnu::always_inline]] yield_awaiter yield_value(const T& item)
         requires std::copy_constructible<T>
     {
-        T copy(item);
-        return {this, offer(std::move(copy))};
+        if constexpr (passed_by_value<T>) {
+            return {this, offer(T(item))};
+        } else {
+            T copy(item);
+            return {this, offer(std::move(copy))};
+        }
     }
 
     // The consumer's context: what the body's co_awaits run in.
@@ -95,7 +106,7 @@ private:
 
     std::coroutine_handle<> consumer_;
     task_context* context_ = nullptr;
-    offer_result (*sink_)(void*, T&&) = nullptr;
+    offer_result (*sink_)(void*, sink_argument<T>) = nullptr;
     void* sink_object_ = nullptr;
     std::exception_ptr error_;
     offer_result result_ = offer_result::end;
@@ -144,7 +155,7 @@ public:
     }
 
 private:
-    static offer_result offer_to(void* sink, T&& item) {
+    static offer_result offer_to(void* sink, sink_argument<T> item) {
         return static_cast<Sink*>(sink)->offer(std::move(item));
     }
 

@@ -31,6 +31,7 @@
 
 namespace {
 
+using asyncpat_bench::after_a_thread_started;
 using asyncpat_bench::measure;
 
 constexpr int messages = 1'000'000;
@@ -462,12 +463,22 @@ void BM_channel_spsc_awaitable_bridge_asio(benchmark::State& state) {
 
 }  // namespace
 
+// One-thread workloads first: they run in a process that has not started a thread yet, as a
+// single-threaded Asio program is (asyncpat's lock-free paths and libstdc++'s shared_ptr then
+// skip atomic operations, see bench_support.hpp). The two-thread rows start threads, and the
+// process stays multi-threaded: the `_threaded` rows at the end measure the one-thread workloads
+// of the thread-safe channel and oneshot (and their peers) again in that regime.
 BENCHMARK(BM_channel_spsc_1thread_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_1thread_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_1thread_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asio)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_oneshot_roundtrip_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_oneshot_roundtrip_asyncpat_local)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_oneshot_roundtrip_asio)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_spsc_awaitable_bridge_asyncpat)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_spsc_awaitable_bridge_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_spsc_2threads_asyncpat)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_channel_spsc_2threads_asio)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_channel_spsc_2threads_mutex_queue)->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -481,8 +492,27 @@ BENCHMARK(BM_channel_spsc_2threads_busy_producer_asyncpat)
 BENCHMARK(BM_channel_spsc_2threads_busy_producer_asio)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_oneshot_roundtrip_asyncpat)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_oneshot_roundtrip_asyncpat_local)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_oneshot_roundtrip_asio)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_channel_spsc_awaitable_bridge_asyncpat)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_channel_spsc_awaitable_bridge_asio)->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_channel_spsc_1thread_asyncpat>)
+    ->Name("BM_channel_spsc_1thread_asyncpat_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_channel_spsc_1thread_asio>)
+    ->Name("BM_channel_spsc_1thread_asio_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_channel_pingpong_1thread_asyncpat>)
+    ->Name("BM_channel_pingpong_1thread_asyncpat_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_channel_pingpong_1thread_asio>)
+    ->Name("BM_channel_pingpong_1thread_asio_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_oneshot_roundtrip_asyncpat>)
+    ->Name("BM_oneshot_roundtrip_asyncpat_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_oneshot_roundtrip_asio>)
+    ->Name("BM_oneshot_roundtrip_asio_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_channel_spsc_awaitable_bridge_asyncpat>)
+    ->Name("BM_channel_spsc_awaitable_bridge_asyncpat_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_channel_spsc_awaitable_bridge_asio>)
+    ->Name("BM_channel_spsc_awaitable_bridge_asio_threaded")
+    ->Unit(benchmark::kMillisecond);

@@ -19,13 +19,16 @@
 #include <asio/use_awaitable.hpp>
 #include <benchmark/benchmark.h>
 
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace {
 
+using asyncpat_bench::after_a_thread_started;
 using asyncpat_bench::measure;
 
 constexpr std::uint64_t items = 1'000'000;
@@ -87,6 +90,119 @@ void BM_stream_map_filter_sum_plain_loop(benchmark::State& state) {
             if (y % 2 == 0) sum += y;
         }
         return sum;
+    });
+}
+
+// The floors: the least a generator coroutine can cost per item on this machine, written bare in
+// this file, with none of a stream's duties (no executor or cancellation context, no exception
+// path, no adapters; the map and the filter are written into the consumer). Not usable code,
+// only yardsticks for the rows above:
+// - push: what asyncpat's generator does (each co_yield calls the consumer's sink through a
+//   function pointer, and the generator resumes at once when the sink wants more);
+// - pull: the textbook generator (std::generator, cppcoro): the consumer resumes the generator
+//   for each item, which suspends back at its co_yield and hands over a pointer to the item.
+// In both, the generator's loop counter lives in its frame and goes through memory on every item
+// (the call or the switch between producer and consumer is opaque to the optimiser), which the
+// plain loop does not pay.
+namespace floor {
+template <typename Promise>
+struct owned_coroutine {
+    using promise_type = Promise;
+    std::coroutine_handle<Promise> handle;
+    explicit owned_coroutine(std::coroutine_handle<Promise> h) noexcept : handle(h) {}
+    owned_coroutine(owned_coroutine&& other) noexcept
+        : handle(std::exchange(other.handle, nullptr)) {}
+    owned_coroutine& operator=(owned_coroutine&&) = delete;
+    ~owned_coroutine() {
+        if (handle) handle.destroy();
+    }
+};
+
+struct push_promise;
+using push_generator = owned_coroutine<push_promise>;
+struct push_promise {
+    bool (*sink)(void*, std::uint64_t) = nullptr;  // true: more
+    void* sink_object = nullptr;
+    struct yield_awaiter {
+        bool more;
+        bool await_ready() const noexcept { return more; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        void await_resume() const noexcept {}
+    };
+    push_generator get_return_object() noexcept {
+        return push_generator{std::coroutine_handle<push_promise>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_always final_suspend() const noexcept { return {}; }
+    [[gnu::always_inline]] yield_awaiter yield_value(std::uint64_t item) noexcept {
+        return {sink(sink_object, item)};
+    }
+    void return_void() const noexcept {}
+    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+};
+
+push_generator numbers_push(std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) co_yield i;
+}
+
+[[gnu::noinline]] std::uint64_t map_filter_sum_push(push_generator numbers) {
+    std::uint64_t sum = 0;
+    numbers.handle.promise().sink_object = &sum;
+    numbers.handle.promise().sink = [](void* sum_object, std::uint64_t x) {
+        std::uint64_t const y = x * 3;
+        if (y % 2 == 0) *static_cast<std::uint64_t*>(sum_object) += y;
+        return true;
+    };
+    numbers.handle.resume();  // runs to the end: the sink always wants more
+    return sum;
+}
+
+struct pull_promise;
+using pull_generator = owned_coroutine<pull_promise>;
+struct pull_promise {
+    std::uint64_t const* item = nullptr;
+    pull_generator get_return_object() noexcept {
+        return pull_generator{std::coroutine_handle<pull_promise>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_always final_suspend() const noexcept { return {}; }
+    std::suspend_always yield_value(std::uint64_t const& value) noexcept {
+        item = &value;
+        return {};
+    }
+    void return_void() const noexcept {}
+    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+};
+
+pull_generator numbers_pull(std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i) co_yield i;
+}
+
+[[gnu::noinline]] std::uint64_t map_filter_sum_pull(pull_generator numbers) {
+    std::uint64_t sum = 0;
+    for (;;) {
+        numbers.handle.resume();
+        if (numbers.handle.done()) break;
+        std::uint64_t const y = *numbers.handle.promise().item * 3;
+        if (y % 2 == 0) sum += y;
+    }
+    return sum;
+}
+}  // namespace floor
+
+void BM_stream_map_filter_sum_floor_push(benchmark::State& state) {
+    measure(state, items, [] {
+        std::uint64_t n = items;
+        benchmark::DoNotOptimize(n);
+        return floor::map_filter_sum_push(floor::numbers_push(n));
+    });
+}
+
+void BM_stream_map_filter_sum_floor_pull(benchmark::State& state) {
+    measure(state, items, [] {
+        std::uint64_t n = items;
+        benchmark::DoNotOptimize(n);
+        return floor::map_filter_sum_pull(floor::numbers_pull(n));
     });
 }
 
@@ -222,6 +338,18 @@ void BM_stream_worker_snapshots_asio(benchmark::State& state) {
 BENCHMARK(BM_stream_map_filter_sum_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_map_filter_sum_asio_coro)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_map_filter_sum_plain_loop)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stream_map_filter_sum_floor_push)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stream_map_filter_sum_floor_pull)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_worker_snapshots_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_worker_snapshots_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_stream_worker_snapshots_asio)->Unit(benchmark::kMillisecond);
+// The worker + channel pattern once the process has started a thread, as every program that
+// shares channels between threads has: the thread-safe channels' lock-free paths and the bytes'
+// reference counts then use atomic operations (before, they see a single-threaded process and
+// skip them; see bench_support.hpp). Registered last: the process stays multi-threaded.
+BENCHMARK(after_a_thread_started<BM_stream_worker_snapshots_asyncpat>)
+    ->Name("BM_stream_worker_snapshots_asyncpat_threaded")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(after_a_thread_started<BM_stream_worker_snapshots_asio>)
+    ->Name("BM_stream_worker_snapshots_asio_threaded")
+    ->Unit(benchmark::kMillisecond);

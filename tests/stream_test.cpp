@@ -21,10 +21,12 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ranges>
 #include <set>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -193,6 +195,28 @@ TEST_CASE("a range stream moved between pulls continues where it was", "[stream]
         co_return got;
     };
     CHECK(run(body()) == std::vector<std::string>{"one", "two", "three", "four"});
+}
+
+TEST_CASE("an input-only range stream moved between pulls continues where it was",
+          "[stream][sources]") {
+    // std::views::istream's iterator refers to the view itself: the view must stay where it is
+    // while the stream moves (under ASan, a pull through the old view is a use after free).
+    auto body = []() -> task<std::vector<int>> {
+        std::istringstream input("10 20 30 40");
+        using stream_type = decltype(asyncpat::from_range(std::views::istream<int>(input)));
+        auto first =
+            std::make_unique<stream_type>(asyncpat::from_range(std::views::istream<int>(input)));
+        std::vector<int> got;
+        got.push_back(*co_await first->next());
+        stream_type second = std::move(*first);
+        first.reset();  // the stream it was moved from is gone
+        got.push_back(*co_await second.next());
+        stream_type third = asyncpat::from_range(std::views::istream<int>(input));
+        third = std::move(second);  // and by assignment
+        while (auto v = co_await third.next()) got.push_back(*v);
+        co_return got;
+    };
+    CHECK(run(body()) == std::vector<int>{10, 20, 30, 40});
 }
 
 TEST_CASE("chunks(bytes, n) slices the payload without copying", "[stream][sources]") {
@@ -819,6 +843,67 @@ TEST_CASE("timeout on a channel receiver loses no value at the deadline", "[stre
         co_return timed_out&& left ? 1 : 0;
     };
     CHECK(asyncpat_test::run_in_virtual_time(body()) == 1);
+}
+
+TEST_CASE("timeout over chunks(n) fails with timed_out, never a stale cancellation",
+          "[stream][time]") {
+    // One item, then a long pause: the pull is cancelled at the deadline with one item gathered.
+    auto body = []() -> task<std::string> {
+        auto [tx, rx] = asyncpat::make_channel<int>(8);
+        auto producer = asyncpat::spawn(
+            co_await asyncpat::this_task::executor,
+            [](asyncpat::sender<int> out) -> task<void> {
+                co_await out.send(1);
+                co_await asyncpat::sleep_for<manual_timer>(500ms);
+                co_await out.send(2);
+            },
+            std::move(tx));
+        auto s = std::move(rx) | asyncpat::chunks(3) | asyncpat::timeout<manual_timer>(50ms);
+        std::string log;
+        try {
+            while (auto chunk = co_await s.next()) log += "chunk" + std::to_string(chunk->size());
+        } catch (const std::system_error& e) {
+            log += e.code() == asyncpat::errc::timed_out ? "timed out" : e.code().message();
+        }
+        producer.abort();
+        try {
+            co_await producer;
+        } catch (const std::system_error&) {  // aborted
+        }
+        co_return log;
+    };
+    CHECK(asyncpat_test::run_in_virtual_time(body()) == "timed out");
+}
+
+TEST_CASE("a cancelled pull of chunks(n) keeps the items it gathered", "[stream][time]") {
+    // Over a channel receiver (cancel-safe), a pull cancelled by a deadline takes nothing: the
+    // item gathered stays, and the next pull completes the chunk with it.
+    auto body = []() -> task<std::string> {
+        auto [tx, rx] = asyncpat::make_channel<int>(8);
+        auto s = std::move(rx) | asyncpat::chunks(3);
+        auto pull = [](decltype(s)& stream) -> task<std::optional<std::vector<int>>> {
+            co_return co_await stream.next();
+        };
+        std::string log;
+        co_await tx.send(1);
+        try {
+            (void)co_await asyncpat::timeout<manual_timer>(10ms, pull(s));
+            log += "no timeout,";
+        } catch (const std::system_error& e) {
+            log += e.code() == asyncpat::errc::timed_out ? "timed out," : "other,";
+        }
+        co_await tx.send(2);
+        co_await tx.send(3);
+        co_await tx.send(4);
+        tx.close();
+        while (auto chunk = co_await s.next()) {
+            log += "[";
+            for (int x : *chunk) log += std::to_string(x);
+            log += "]";
+        }
+        co_return log;
+    };
+    CHECK(asyncpat_test::run_in_virtual_time(body()) == "timed out,[123][4]");
 }
 
 namespace {

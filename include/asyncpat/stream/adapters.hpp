@@ -4,6 +4,7 @@
 #ifndef ASYNCPAT_STREAM_ADAPTERS_HPP
 #define ASYNCPAT_STREAM_ADAPTERS_HPP
 
+#include <asyncpat/spawn.hpp>
 #include <asyncpat/stream/async_stream.hpp>
 #include <asyncpat/stream/generator.hpp>
 #include <asyncpat/task.hpp>
@@ -254,30 +255,52 @@ auto then_generator(S stream, F function)
         co_yield co_await std::invoke(function, std::move(*item));
 }
 
-// The items that came before an error are delivered first (a partial chunk); the error comes
-// with the next pull.
+// chunks(n) is a stream of its own, not a generator, so that the items it has gathered survive
+// a cancelled pull: the pull rethrows the cancellation, the items stay, and the next pull goes
+// on gathering (so the pull is cancel-safe when the stream below is, like a channel receiver).
+// Any other error ends the stream: the items that came before it are delivered first, as a
+// shorter chunk, and the error with the next pull.
 template <async_stream S>
-generator<std::vector<stream_value_t<S>>> chunks_generator(S stream, std::size_t size) {
-    std::vector<stream_value_t<S>> chunk;
-    chunk.reserve(size);
-    std::exception_ptr error;
-    for (;;) {
-        std::optional<stream_value_t<S>> item;
-        try {
-            item = co_await stream.next();
-        } catch (...) {
-            error = std::current_exception();
+class chunks_stream {
+public:
+    using value_type = std::vector<stream_value_t<S>>;
+
+    chunks_stream(S stream, std::size_t size) : stream_(std::move(stream)), size_(size) {}
+
+    // (The pull refers to this stream: it must not move while a pull runs, as for any stream.)
+    [[nodiscard]] task<std::optional<value_type>> next() { return pull(*this); }
+
+private:
+    static task<std::optional<value_type>> pull(chunks_stream& self) {
+        if (self.error_) std::rethrow_exception(std::exchange(self.error_, nullptr));
+        while (!self.ended_ && self.chunk_.size() < self.size_) {
+            std::optional<stream_value_t<S>> item;
+            try {
+                item = co_await self.stream_.next();
+            } catch (...) {
+                std::exception_ptr error = std::current_exception();
+                if (is_cancellation(error)) throw;  // this pull is cancelled: the items stay
+                self.ended_ = true;
+                if (self.chunk_.empty()) throw;
+                self.error_ = std::move(error);  // the items before it come first
+            }
+            if (!item) {
+                self.ended_ = true;
+                break;
+            }
+            if (self.chunk_.empty()) self.chunk_.reserve(self.size_);
+            self.chunk_.push_back(std::move(*item));
         }
-        if (!item) break;
-        chunk.push_back(std::move(*item));
-        if (chunk.size() == size) {
-            co_yield std::exchange(chunk, {});
-            chunk.reserve(size);
-        }
+        if (self.chunk_.empty()) co_return std::nullopt;
+        co_return std::exchange(self.chunk_, {});
     }
-    if (!chunk.empty()) co_yield std::move(chunk);
-    if (error) std::rethrow_exception(error);
-}
+
+    S stream_;
+    std::size_t size_;
+    value_type chunk_;  // gathered, not yet delivered
+    std::exception_ptr error_;
+    bool ended_ = false;
+};
 
 template <async_stream S>
     requires async_stream<stream_value_t<S>>
@@ -397,11 +420,14 @@ auto then(F&& function) {
 }
 
 /// `s | chunks(n)`: `std::vector<T>`s of `n` items, the last one shorter if the stream ends
-/// inside it. Throws `std::invalid_argument` for 0.
+/// inside it. Throws `std::invalid_argument` for 0. An error of `s` ends the stream: the items
+/// before it come first, as a shorter chunk, then the error. A cancelled pull throws the
+/// cancellation and keeps the items gathered so far for the next pull: cancel-safe when `s` is
+/// (a channel receiver). Each pull runs as a task (its frame from the per-thread cache).
 inline auto chunks(std::size_t size) {
     if (size == 0) throw std::invalid_argument("asyncpat::chunks: the size must be at least 1");
     return detail::generator_adapter{[size]<async_stream S>(S stream) {
-        return detail::chunks_generator(std::move(stream), size);
+        return detail::chunks_stream<S>(std::move(stream), size);
     }};
 }
 

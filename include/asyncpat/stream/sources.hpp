@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <ranges>
 #include <stdexcept>
@@ -23,31 +24,34 @@ namespace detail {
 
 // The range and a position in it. Moving the producer after the first item (a stream moved
 // between pulls) re-derives the position from the count of items taken for forward ranges,
-// since iterators into a moved container need not stay valid (std::array, short strings).
+// since iterators into a moved container need not stay valid (std::array, short strings). An
+// input-only range cannot be walked again, and its iterator may refer to the range itself
+// (std::views::istream's does): it is kept on the heap, where it stays while the producer moves.
 template <std::ranges::input_range R>
 class range_producer {
 public:
     // Items are values, never references or proxies into the range (std::vector<bool>).
     using item_type = std::ranges::range_value_t<R>;
-    explicit range_producer(R range) : range_(std::move(range)) {}
-    range_producer(range_producer&& other) noexcept(std::is_nothrow_move_constructible_v<R>)
+    explicit range_producer(R range) : range_(make_storage(std::move(range))) {}
+    range_producer(range_producer&& other) noexcept(std::is_nothrow_move_constructible_v<storage>)
         : range_(std::move(other.range_)), taken_(other.taken_) {
         rebase(other);
     }
     range_producer& operator=(range_producer&& other) noexcept(
-        std::is_nothrow_move_assignable_v<R>) {
+        std::is_nothrow_move_assignable_v<storage>) {
         if (this != &other) {
+            position_.reset();
             range_ = std::move(other.range_);
             taken_ = other.taken_;
-            position_.reset();
             rebase(other);
         }
         return *this;
     }
 
     std::optional<item_type> operator()() {
-        if (!position_) position_.emplace(std::ranges::begin(range_));
-        if (*position_ == std::ranges::end(range_)) return std::nullopt;
+        R& range = this->range();
+        if (!position_) position_.emplace(std::ranges::begin(range));
+        if (*position_ == std::ranges::end(range)) return std::nullopt;
         std::optional<item_type> item;
         if constexpr (moves_elements_out)
             item.emplace(std::move(**position_));  // a container owned here
@@ -63,18 +67,35 @@ private:
     // span, a filter over the caller's vector ...), whose elements belong to the caller.
     static constexpr bool moves_elements_out =
         !std::ranges::view<R> && std::is_lvalue_reference_v<std::ranges::range_reference_t<R>>;
+    static constexpr bool pinned = !std::ranges::forward_range<R>;
+    using storage = std::conditional_t<pinned, std::unique_ptr<R>, R>;
+
+    static storage make_storage(R&& range) {
+        if constexpr (pinned)
+            return std::make_unique<R>(std::move(range));
+        else
+            return std::move(range);
+    }
+    R& range() noexcept {
+        if constexpr (pinned)
+            return *range_;
+        else
+            return range_;
+    }
 
     void rebase(range_producer& other) {
         if (!other.position_) return;
-        if constexpr (std::ranges::forward_range<R>)
+        if constexpr (pinned) {
+            position_.emplace(std::move(*other.position_));  // the range did not move
+        } else {
             position_.emplace(
                 std::ranges::next(std::ranges::begin(range_),
                                   static_cast<std::ranges::range_difference_t<R>>(taken_)));
-        else
-            position_.emplace(std::move(*other.position_));
+        }
+        other.position_.reset();
     }
 
-    R range_;
+    storage range_;
     std::optional<std::ranges::iterator_t<R>> position_;
     std::size_t taken_ = 0;
 };
@@ -128,8 +149,9 @@ struct bytes_chunk_producer {
 /// The elements of `range` as values (`range_value_t`). A container is moved in (an rvalue) or
 /// copied (an lvalue) and owned by the stream, and its elements are moved out as items. A view
 /// (`std::span`, a filter over a vector ...) is kept by value and its elements are copied: the
-/// data it refers to is the caller's, left intact, and must outlive the stream. Synchronous: a
-/// pull never suspends.
+/// data it refers to is the caller's, left intact, and must outlive the stream. An input-only
+/// range (`std::views::istream`) is kept on the heap, so that the stream can move between pulls
+/// while its iterator refers to the range. Synchronous: a pull never suspends.
 template <std::ranges::input_range R>
 auto from_range(R&& range) {
     using owned = std::remove_cvref_t<R>;

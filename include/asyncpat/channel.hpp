@@ -1056,7 +1056,7 @@ public:
             case try_result::closed: return make_error_code(errc::channel_closed);
             case try_result::full: return make_error_code(errc::channel_full);
         }
-        return {};
+        return detail::no_error();
     }
 
     /// Reserves room if there is some now; an empty permit otherwise, with `ec` set to

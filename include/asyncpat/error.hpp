@@ -56,6 +56,13 @@ public:
         return "unknown asyncpat error";
     }
 };
+
+// "No error", for operations that succeed on a hot path: a value-initialised std::error_code
+// calls std::system_category(), a function in libstdc++'s shared library, every time.
+inline std::error_code no_error() noexcept {
+    static const std::error_code none;
+    return none;
+}
 }  // namespace detail
 
 /// The category of asyncpat's error codes (name "asyncpat").

@@ -240,7 +240,7 @@ public:
         if (!state_) throw std::logic_error("asyncpat: send on an empty oneshot_sender");
         state_->check_thread();
         bool const sent = std::exchange(state_, nullptr)->send_and_drop(value);
-        return sent ? std::error_code{} : make_error_code(errc::channel_closed);
+        return sent ? detail::no_error() : make_error_code(errc::channel_closed);
     }
 
     /// True once the receiver is gone (a send would fail).

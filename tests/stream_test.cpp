@@ -547,6 +547,61 @@ TEST_CASE("buffered keeps the order, buffer_unordered the completion order; both
     CHECK_THROWS_AS(asyncpat::buffer_unordered(0), std::invalid_argument);
 }
 
+namespace {
+// A crawler: each result may add work to the stream that produced it. The adapter must hand out
+// a result that is ready while the stream waits for its next item, or the loop deadlocks.
+template <typename Adapter>
+task<std::string> crawl(Adapter adapter) {
+    auto [tx, rx] = asyncpat::make_channel<int>(16);
+    co_await tx.send(1);
+    auto visit = [](int page) -> task<int> {
+        co_await asyncpat::this_task::yield();
+        co_return page;
+    };
+    auto pages = std::move(rx) | asyncpat::map(visit) | adapter;
+    std::string log;
+    int open = 1;  // pages sent and not yet seen
+    while (open > 0) {
+        std::optional<int> page = co_await pages.next();
+        if (!page) break;
+        --open;
+        log += std::to_string(*page);
+        for (int link = 2 * *page; link <= 2 * *page + 1 && link <= 7; ++link, ++open)
+            co_await tx.send(int(link));
+    }
+    co_return log;
+}
+}  // namespace
+
+TEST_CASE("buffered and buffer_unordered deliver a ready result while the stream waits",
+          "[stream][concurrent]") {
+    // A breadth-first walk of the pages 1..7 (page p links to 2p and 2p + 1).
+    CHECK(asyncpat_test::run_in_virtual_time(crawl(asyncpat::buffered(4)), 1ms, 1000) == "1234567");
+    std::string unordered =
+        asyncpat_test::run_in_virtual_time(crawl(asyncpat::buffer_unordered(4)), 1ms, 1000);
+    std::sort(unordered.begin(), unordered.end());
+    CHECK(unordered == "1234567");
+}
+
+TEST_CASE("buffered: the stream's error comes after the results of the items before it",
+          "[stream][concurrent][errors]") {
+    auto body = []() -> task<std::string> {
+        auto slow = [](int v) -> task<int> {
+            for (int i = 0; i < 3; ++i) co_await asyncpat::this_task::yield();
+            co_return v;
+        };
+        auto s = throws_after(3) | asyncpat::map(slow) | asyncpat::buffered(8);
+        std::string log;
+        try {
+            while (auto v = co_await s.next()) log += std::to_string(*v);
+        } catch (const std::runtime_error& e) {
+            log += std::string(",") + e.what();
+        }
+        co_return log;
+    };
+    CHECK(run(body()) == "012,generator failed");
+}
+
 TEST_CASE("buffered: a failed task's error arrives in order; dropping aborts the rest",
           "[stream][concurrent][errors]") {
     asyncpat_test::lifetime_counter counter;

@@ -72,3 +72,25 @@ TEST_CASE("a stream pipeline across a thread pool and a plain thread loses nothi
         CHECK(total == squares + negatives);
     }
 }
+
+TEST_CASE("buffered on a thread pool keeps the order; dropping it early aborts the rest",
+          "[mt][stream]") {
+    for (int round = 0; round < 20; ++round) {
+        asio::thread_pool pool(2);
+        auto body = []() -> task<bool> {
+            std::vector<std::int64_t> ids;
+            for (std::int64_t i = 1; i <= 500; ++i) ids.push_back(i);
+            auto squares = asyncpat::from_range(std::move(ids)) | asyncpat::map(square_later) |
+                           asyncpat::buffered(8);
+            std::int64_t next = 1;
+            bool in_order = true;
+            while (auto square = co_await squares.next()) {
+                in_order = in_order && *square == next * next;
+                if (++next > 300) break;  // the stream is dropped with work in flight
+            }
+            co_return in_order&& next == 301;
+        };
+        CHECK(asyncpat::sync_wait(pool.get_executor(), body()));
+        pool.join();
+    }
+}

@@ -84,46 +84,160 @@ private:
     std::deque<join_handle<T>> handles_;
 };
 
-template <async_stream S>
-generator<task_result_t<stream_value_t<S>>> buffered_generator(S stream, std::size_t limit) {
-    using result_type = task_result_t<stream_value_t<S>>;
-    any_executor const ex = co_await this_task::executor;
-    aborting_handles<result_type> in_flight;
-    bool source_ended = false;
-    for (;;) {
-        while (!source_ended && in_flight->size() < limit) {
-            std::optional<stream_value_t<S>> item = co_await stream.next();
-            if (!item) {
-                source_ended = true;
-                break;
-            }
-            in_flight->push_back(spawn(ex, as_task(std::move(*item))));
+// ---- buffered and buffer_unordered
+//
+// A feeder task pulls the stream and spawns each item's work, at most `limit` items ahead of
+// what the consumer has been given: it takes a slot (a token in a channel of `limit`) before each
+// pull, and the consumer gives the slot back when it delivers that item's result. The feeder
+// reports each spawned task, and each task reports that it finished, through one channel of
+// events, which never fills: each slot accounts for at most two events (spawned, finished), and
+// the stream's end or error is one more. So the consumer delivers a result as soon as it is ready
+// (buffered: as soon as it and every result before it are), also while the stream waits for its
+// next item: a consumer that feeds the stream from the results (a crawler) does not deadlock, as
+// with Rust's `Buffered`.
+
+// A spawned task whose outcome nobody wants once this is gone: aborted if still running, and its
+// outcome (an exception included) dropped rather than reported as unhandled.
+template <typename R>
+class owned_work {
+public:
+    explicit owned_work(join_handle<R> handle) noexcept : handle_(std::move(handle)) {}
+    owned_work(owned_work&&) noexcept = default;
+    owned_work& operator=(owned_work&&) = delete;
+    ~owned_work() { handle_.abort_and_discard(); }
+    join_handle<R>& handle() noexcept { return handle_; }
+
+private:
+    join_handle<R> handle_;
+};
+
+template <typename R>
+struct buffered_event {
+    enum class kind : unsigned char { spawned, finished, ended, failed };
+    kind what;
+    std::uint64_t sequence = 0;         // spawned, finished: the item's place in the stream
+    std::optional<owned_work<R>> work;  // spawned
+    std::exception_ptr error;           // failed: the stream's error
+};
+
+// An item's work, which reports when it ends (after its outcome is stored, whatever it is).
+template <typename R>
+task<R> run_and_report(task<R> work, sender<buffered_event<R>> events, std::uint64_t sequence) {
+    struct report_at_exit {
+        sender<buffered_event<R>>& events;
+        std::uint64_t sequence;
+        ~report_at_exit() {
+            // Never full (see above); closed when the stream is gone: nobody to tell then.
+            (void)events.try_send(
+                buffered_event<R>{buffered_event<R>::kind::finished, sequence, std::nullopt, {}});
         }
-        if (in_flight->empty()) co_return;
-        result_type value = co_await in_flight->front();
-        in_flight->pop_front();
-        co_yield std::move(value);
-    }
+    } const report{events, sequence};
+    co_return co_await std::move(work);
 }
 
 template <async_stream S>
-generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
-                                                                       std::size_t limit) {
-    task_group<task_result_t<stream_value_t<S>>> group(co_await this_task::executor);
-    group.discard_uncollected();  // dropped early, the stream's unread results are nobody's
-    bool source_ended = false;
-    for (;;) {
-        while (!source_ended && group.size() < limit) {
+task<void> feed_buffered(S stream, any_executor ex, sender<char> slots,
+                         sender<buffered_event<task_result_t<stream_value_t<S>>>> events) {
+    using result_type = task_result_t<stream_value_t<S>>;
+    using event = buffered_event<result_type>;
+    std::exception_ptr error;
+    try {
+        for (std::uint64_t sequence = 0;; ++sequence) {
+            char slot = 0;
+            co_await slots.send(std::move(slot));  // waits while `limit` items are out
             std::optional<stream_value_t<S>> item = co_await stream.next();
-            if (!item) {
-                source_ended = true;
+            if (!item) break;
+            // (A named event moved into send: see docs/compilers.md, section 2c.)
+            event spawned{event::kind::spawned,
+                          sequence,
+                          owned_work<result_type>(spawn(
+                              ex, run_and_report(as_task(std::move(*item)), events, sequence))),
+                          {}};
+            co_await events.send(std::move(spawned));
+        }
+    } catch (...) {
+        error = std::current_exception();
+    }
+    // The end, or the stream's error. (The feeder is cancelled, and its sends fail, only once the
+    // consumer's stream is gone: then nobody reads this.)
+    (void)events.try_send(
+        event{error ? event::kind::failed : event::kind::ended, 0, std::nullopt, error});
+}
+
+template <bool Ordered, async_stream S>
+generator<task_result_t<stream_value_t<S>>> buffered_generator(S stream, std::size_t limit) {
+    using result_type = task_result_t<stream_value_t<S>>;
+    using event = buffered_event<result_type>;
+    struct entry {
+        std::optional<owned_work<result_type>> work;  // from the spawned event, until delivered
+        bool finished = false;                        // the finished event came
+        bool delivered = false;
+    };
+    any_executor const ex = co_await this_task::executor;
+    auto [events_tx, events] = make_channel<event>(2 * limit + 1);
+    auto [slots_tx, slots] = make_channel<char>(limit);
+    // The items out, by sequence from `first` on, until delivered. A task may finish before the
+    // feeder reported it, so either event may come first. Declared before the feeder, which is
+    // then aborted first when the stream is dropped.
+    std::deque<entry> out;
+    std::uint64_t first = 0;
+    std::deque<std::uint64_t> ready;  // buffer_unordered: spawned and finished, in that order
+    std::optional<event> last;        // the stream's end or error, once reported
+    owned_work<void> const feeder(spawn(
+        ex, feed_buffered<S>(std::move(stream), ex, std::move(slots_tx), std::move(events_tx))));
+    auto at = [&out, &first](std::uint64_t sequence) -> entry& {
+        auto const index = static_cast<std::size_t>(sequence - first);
+        if (index >= out.size()) out.resize(index + 1);
+        return out[index];
+    };
+    for (;;) {
+        // Deliver what is ready: buffered, the oldest once it finished; buffer_unordered, the
+        // first that finished.
+        entry* done = nullptr;
+        if constexpr (Ordered) {
+            if (!out.empty() && out.front().work && out.front().finished) done = &out.front();
+        } else {
+            if (!ready.empty()) {
+                done = &at(ready.front());
+                ready.pop_front();
+            }
+        }
+        if (done) {
+            owned_work<result_type> work = std::move(*done->work);
+            done->work.reset();
+            done->delivered = true;
+            while (!out.empty() && out.front().delivered) {
+                out.pop_front();
+                ++first;
+            }
+            result_type value = co_await work.handle();  // it has ended; rethrows its exception
+            std::error_code ec;
+            (void)slots.try_receive(ec);  // its slot goes back to the feeder
+            co_yield std::move(value);
+            continue;
+        }
+        if (last && out.empty()) {
+            if (last->error) std::rethrow_exception(last->error);
+            co_return;
+        }
+        std::optional<event> next = co_await events.receive();
+        if (!next) co_return;  // (not expected: the feeder reports its end before it goes)
+        switch (next->what) {
+            case event::kind::spawned: {
+                entry& e = at(next->sequence);
+                e.work.emplace(std::move(*next->work));
+                if (!Ordered && e.finished) ready.push_back(next->sequence);
                 break;
             }
-            group.spawn(as_task(std::move(*item)));
+            case event::kind::finished: {
+                entry& e = at(next->sequence);
+                e.finished = true;
+                if (!Ordered && e.work) ready.push_back(next->sequence);
+                break;
+            }
+            case event::kind::ended:
+            case event::kind::failed: last.emplace(std::move(*next)); break;
         }
-        std::optional<task_result_t<stream_value_t<S>>> value = co_await group.next();
-        if (!value) co_return;  // nothing in flight and the source ended
-        co_yield std::move(*value);
     }
 }
 
@@ -273,22 +387,26 @@ inline auto ready_chunks(std::size_t limit) {
 
 /// `s | buffered(n)`: for a stream of tasks (or other awaitables), runs up to `n` of them at
 /// once, each spawned on the consumer's executor, and yields their results in the stream's
-/// order. The stream is pulled while fewer than `n` are in flight; the oldest result is then
-/// awaited. A task's exception is rethrown in order (the stream then ends). Dropping the stream
-/// aborts the tasks still running. Throws `std::invalid_argument` for 0.
+/// order. A task pulls `s` (on the consumer's executor) while fewer than `n` items are out
+/// (spawned, their result not yet yielded), so a result is yielded as soon as it and the ones
+/// before it are ready, also while `s` waits for its next item: a consumer may feed `s` from the
+/// results (a crawler) without deadlocking. A task's exception is rethrown in order, and an error
+/// of `s` after the results of the items before it (the stream then ends). Dropping the stream
+/// aborts the tasks still running and the pull of `s`. Memory: two channels of about `n` and `2n`
+/// slots, allocated up front. Throws `std::invalid_argument` for 0.
 inline auto buffered(std::size_t limit) {
     detail::check_limit(limit, "buffered");
     return detail::generator_adapter{[limit]<async_stream S>(S stream) {
-        return detail::buffered_generator(std::move(stream), limit);
+        return detail::buffered_generator<true>(std::move(stream), limit);
     }};
 }
 
 /// `s | buffer_unordered(n)`: as `buffered(n)`, but yields each result as soon as its task
-/// finishes (completion order).
+/// finishes (completion order); a task's exception as soon as it finishes too.
 inline auto buffer_unordered(std::size_t limit) {
     detail::check_limit(limit, "buffer_unordered");
     return detail::generator_adapter{[limit]<async_stream S>(S stream) {
-        return detail::buffer_unordered_generator(std::move(stream), limit);
+        return detail::buffered_generator<false>(std::move(stream), limit);
     }};
 }
 

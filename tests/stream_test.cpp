@@ -20,6 +20,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -898,6 +899,25 @@ TEST_CASE("timeout on a channel receiver loses no value at the deadline", "[stre
         co_return timed_out&& left ? 1 : 0;
     };
     CHECK(asyncpat_test::run_in_virtual_time(body()) == 1);
+}
+
+TEST_CASE("chunks(n): an error of its own (a chunk too large to reserve) ends the stream",
+          "[stream][errors]") {
+    auto body = []() -> task<std::string> {
+        auto s = asyncpat::from_range(std::vector<int>{1, 2, 3}) |
+                 asyncpat::chunks(std::numeric_limits<std::size_t>::max());
+        std::string log;
+        for (int i = 0; i < 3; ++i) {
+            try {
+                std::optional<std::vector<int>> chunk = co_await s.next();
+                log += chunk ? "chunk;" : "end;";
+            } catch (const std::length_error&) {
+                log += "length_error;";
+            }
+        }
+        co_return log;
+    };
+    CHECK(run(body()) == "length_error;end;end;");
 }
 
 TEST_CASE("timeout over chunks(n) fails with timed_out, never a stale cancellation",

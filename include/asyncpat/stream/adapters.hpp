@@ -278,21 +278,31 @@ private:
             try {
                 item = co_await self.stream_.next();
             } catch (...) {
-                std::exception_ptr error = std::current_exception();
-                if (is_cancellation(error)) throw;  // this pull is cancelled: the items stay
-                self.ended_ = true;
+                if (is_cancellation(std::current_exception())) throw;  // the items stay
+                self.fail(std::current_exception());
                 if (self.chunk_.empty()) throw;
-                self.error_ = std::move(error);  // the items before it come first
             }
             if (!item) {
                 self.ended_ = true;
                 break;
             }
-            if (self.chunk_.empty()) self.chunk_.reserve(self.size_);
-            self.chunk_.push_back(std::move(*item));
+            try {
+                if (self.chunk_.empty()) self.chunk_.reserve(self.size_);
+                self.chunk_.push_back(std::move(*item));
+            } catch (...) {  // out of memory, or the item's move threw: the item is lost
+                self.fail(std::current_exception());
+                if (self.chunk_.empty()) throw;
+            }
         }
         if (self.chunk_.empty()) co_return std::nullopt;
         co_return std::exchange(self.chunk_, {});
+    }
+
+    // An error ends the stream; the items gathered before it come first (the caller delivers
+    // them, or rethrows at once when there are none).
+    void fail(std::exception_ptr error) noexcept {
+        ended_ = true;
+        if (!chunk_.empty()) error_ = std::move(error);
     }
 
     S stream_;

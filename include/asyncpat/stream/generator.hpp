@@ -26,7 +26,8 @@ namespace detail {
 // How an item goes to the sink: a small trivially copyable item by value (in a register, not
 // stored into the generator's frame and loaded back by the sink), any other by reference.
 template <typename T>
-inline constexpr bool passed_by_value = std::is_trivially_copyable_v<T> && sizeof(T) <= 16;
+inline constexpr bool passed_by_value =
+    std::is_trivially_copyable_v<T> && std::is_move_constructible_v<T> && sizeof(T) <= 16;
 template <typename T>
 using sink_argument = std::conditional_t<passed_by_value<T>, T, T&&>;
 

@@ -111,8 +111,9 @@ private:
 };
 
 // What the feeder reports: an item's task (buffered: the task itself; buffer_unordered: only
-// that one went into the group), or (neither) the stream's end or error. At most `limit` task
-// reports are out at once (one per slot), and one end: a channel of `limit + 1` never fills.
+// that one went into the group), or (neither) the stream's end or error. The consumer takes the
+// reports as they come (buffered) or whenever it looks for results (buffer_unordered), so a
+// channel of `limit + 1` holds them all and the feeder does not wait for room in practice.
 template <typename Work>
 struct feeder_report {
     std::optional<Work> work;
@@ -139,9 +140,11 @@ task<void> feed_work(S stream, sender<char> slots, sender<feeder_report<Work>> r
     } catch (...) {
         error = std::current_exception();
     }
-    // The end, or the stream's error. (The feeder is cancelled, and its sends fail, only once the
-    // consumer's stream is gone: then nobody reads this.)
-    (void)reports.try_send(feeder_report<Work>{std::nullopt, false, error});
+    // The end, or the stream's error: sent, never dropped, since the consumer may be waiting for
+    // it. (The feeder is cancelled, and this send fails, only once the consumer's stream is gone:
+    // then nobody reads it.)
+    feeder_report<Work> last{std::nullopt, false, error};
+    co_await reports.send(std::move(last));
 }
 
 template <async_stream S>

@@ -544,6 +544,15 @@ TEST_CASE("buffered keeps the order, buffer_unordered the completion order; both
     flight_log wide_log;
     (void)run(asyncpat::count(work(wide_log, items) | asyncpat::buffered(10)));
     CHECK(wide_log.most == 5);
+    // A limit meant as "no bound" works (its channels are capped at 65 536 slots).
+    flight_log unbounded_log;
+    (void)run(asyncpat::count(work(unbounded_log, items) |
+                              asyncpat::buffered(std::numeric_limits<std::size_t>::max())));
+    CHECK(unbounded_log.most == 5);
+    flight_log unbounded_unordered_log;
+    (void)run(asyncpat::count(work(unbounded_unordered_log, items) |
+                              asyncpat::buffer_unordered(std::numeric_limits<std::size_t>::max())));
+    CHECK(unbounded_unordered_log.most == 5);
     CHECK_THROWS_AS(asyncpat::buffered(0), std::invalid_argument);
     CHECK_THROWS_AS(asyncpat::buffer_unordered(0), std::invalid_argument);
 }

@@ -13,6 +13,7 @@
 #include <asyncpat/task.hpp>
 #include <asyncpat/task_group.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -143,14 +144,19 @@ task<void> feed_work(S stream, sender<char> slots, sender<feeder_report<Work>> r
     // The end, or the stream's error: sent, never dropped, since the consumer may be waiting for
     // it. (The feeder is cancelled, and this send fails, only once the consumer's stream is gone:
     // then nobody reads it.)
-    feeder_report<Work> last{std::nullopt, false, error};
+    feeder_report<Work> last{std::nullopt, false, std::move(error)};  // (the feeder keeps no copy)
     co_await reports.send(std::move(last));
 }
+
+// The channels of buffered and buffer_unordered are allocated up front: a larger limit (a huge
+// one meant as "no bound") counts as this one.
+inline constexpr std::size_t max_buffered_limit = std::size_t{1} << 16;
 
 template <async_stream S>
 generator<task_result_t<stream_value_t<S>>> buffered_generator(S stream, std::size_t limit) {
     using result_type = task_result_t<stream_value_t<S>>;
     using report = feeder_report<owned_work<result_type>>;
+    limit = std::min(limit, max_buffered_limit);
     any_executor const ex = co_await this_task::executor;
     auto [reports_tx, reports] = make_channel<report>(limit + 1);
     auto [slots_tx, slots] = make_channel<char>(limit);
@@ -178,6 +184,7 @@ generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
                                                                        std::size_t limit) {
     using result_type = task_result_t<stream_value_t<S>>;
     using report = feeder_report<char>;  // (no payload: the task went into the group)
+    limit = std::min(limit, max_buffered_limit);
     any_executor const ex = co_await this_task::executor;
     // Shared with the feeder, which spawns into it; cancelled when this stream goes (and
     // destroyed, cancelling any task spawned after that, when the feeder has gone too).
@@ -380,10 +387,12 @@ inline auto ready_chunks(std::size_t limit) {
 /// before it are ready, also while `s` waits for its next item: a consumer may feed `s` from the
 /// results (a crawler) without deadlocking. A task's exception is rethrown in order, and an error
 /// of `s` after the results of the items before it (the stream then ends). Dropping the stream
-/// aborts the tasks still running and the pull of `s`. Cost: besides a spawn per item, two
-/// channel round trips (about 50 ns more per item than a loop that awaits each task in turn,
-/// measured with trivial tasks); two channels of `n` and `n + 1` slots, allocated up front. Throws
-/// `std::invalid_argument` for 0.
+/// aborts the tasks still running and the pull of `s`. `s` moves into that task: it is destroyed
+/// when the task has ended, on the executor, soon after the drop, so it must own what it uses
+/// (as any spawned task must; `merge` and `ready_chunks` do the same). Cost: besides a spawn per
+/// item, two channel round trips (about 50 ns more per item than a loop that awaits each task
+/// in turn, measured with trivial tasks); two channels of `n` and `n + 1` slots, allocated up
+/// front, so an `n` above 65 536 counts as 65 536. Throws `std::invalid_argument` for 0.
 inline auto buffered(std::size_t limit) {
     detail::check_limit(limit, "buffered");
     return detail::generator_adapter{[limit]<async_stream S>(S stream) {

@@ -21,12 +21,16 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <coroutine>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -99,6 +103,134 @@ asyncpat::task<std::uint64_t> pingpong_asyncpat(int rounds) {
     ping_tx.close();
     co_await other;
     co_return v;
+}
+
+// ---- The ping-pong floor: the least two coroutines can pay to bounce a value through
+// capacity-1 slots on this machine, written bare in this file: a slot and a waiting-receiver
+// pointer per channel, one ready slot, symmetric transfer, frames from a thread-local free list;
+// none of a channel's duties (no executor, cancellation, work counting, close, waiter lists,
+// budget, thread checks). Not usable code, only the yardstick for the ping-pong rows.
+namespace floor {
+struct free_block {
+    free_block* next;
+};
+inline thread_local free_block* free_list = nullptr;
+inline thread_local std::coroutine_handle<> ready;  // the coroutine to run next
+
+inline std::coroutine_handle<> next_or_noop() noexcept {
+    if (ready) return std::exchange(ready, nullptr);
+    return std::noop_coroutine();
+}
+
+struct task {
+    struct promise_type {
+        static void* operator new(std::size_t size) {
+            if (free_block* block = free_list) {
+                free_list = block->next;
+                return block;
+            }
+            return ::operator new(size < 256 ? 256 : size);
+        }
+        static void operator delete(void* p, std::size_t) noexcept {
+            auto* block = static_cast<free_block*>(p);
+            block->next = free_list;
+            free_list = block;
+        }
+        struct final_awaiter {
+            bool await_ready() const noexcept { return false; }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<>) const noexcept {
+                return next_or_noop();
+            }
+            void await_resume() const noexcept {}
+        };
+        task get_return_object() noexcept {
+            return task{std::coroutine_handle<promise_type>::from_promise(*this)};
+        }
+        std::suspend_always initial_suspend() const noexcept { return {}; }
+        final_awaiter final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+        [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> handle;
+};
+
+struct channel {
+    struct receive_waiter {
+        std::coroutine_handle<> handle;
+        std::optional<std::uint64_t> value;
+    };
+    std::optional<std::uint64_t> slot;  // capacity 1
+    receive_waiter* waiting = nullptr;
+    bool closed = false;
+};
+
+// The sender never waits in a ping-pong: the slot is free or a receiver waits.
+struct send_awaiter {
+    channel& ch;
+    std::uint64_t value;
+    bool await_ready() noexcept {
+        if (channel::receive_waiter* w = std::exchange(ch.waiting, nullptr)) {
+            w->value = value;
+            ready = w->handle;
+        } else {
+            ch.slot = value;
+        }
+        return true;
+    }
+    void await_suspend(std::coroutine_handle<>) const noexcept {}
+    void await_resume() const noexcept {}
+};
+
+struct receive_awaiter {
+    channel& ch;
+    channel::receive_waiter waiter{};
+    bool await_ready() noexcept {
+        if (ch.slot) {
+            waiter.value = std::exchange(ch.slot, std::nullopt);
+            return true;
+        }
+        return ch.closed;
+    }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<> h) noexcept {
+        waiter.handle = h;
+        ch.waiting = &waiter;
+        return next_or_noop();
+    }
+    std::optional<std::uint64_t> await_resume() noexcept { return waiter.value; }
+};
+
+task ponger(channel& in, channel& out) {
+    while (std::optional<std::uint64_t> v = co_await receive_awaiter{in})
+        co_await send_awaiter{out, *v + 1};
+}
+
+task pinger(channel& ping, channel& pong, int rounds, std::uint64_t* result) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < rounds; ++i) {
+        co_await send_awaiter{ping, v};
+        v = *co_await receive_awaiter{pong};
+    }
+    ping.closed = true;
+    if (channel::receive_waiter* w = std::exchange(ping.waiting, nullptr)) ready = w->handle;
+    *result = v;
+}
+
+inline std::uint64_t pingpong(int rounds) {
+    channel ping, pong;
+    std::uint64_t result = 0;
+    task const other = ponger(ping, pong);
+    task const self = pinger(ping, pong, rounds, &result);
+    other.handle.resume();  // waits for the first ping
+    self.handle.resume();   // runs the rounds, handing over by symmetric transfer
+    while (ready) std::exchange(ready, nullptr).resume();
+    other.handle.destroy();
+    self.handle.destroy();
+    return result;
+}
+}  // namespace floor
+
+void BM_channel_pingpong_1thread_floor(benchmark::State& state) {
+    measure(state, 2 * pingpong_rounds, [] { return floor::pingpong(pingpong_rounds); });
 }
 
 // ---- Asio
@@ -474,6 +606,7 @@ BENCHMARK(BM_channel_spsc_1thread_asio)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_channel_pingpong_1thread_asio)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_channel_pingpong_1thread_floor)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_oneshot_roundtrip_asyncpat)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_oneshot_roundtrip_asyncpat_local)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_oneshot_roundtrip_asio)->Unit(benchmark::kMillisecond);

@@ -17,7 +17,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -66,38 +65,9 @@ inline void check_limit(std::size_t limit, char const* adapter) {
                                     ": the limit must be at least 1");
 }
 
-// Spawned tasks that must not outlive their stream: aborted when it is destroyed, and their
-// outcomes dropped (not reported as unhandled exceptions).
-template <typename T>
-class aborting_handles {
-public:
-    aborting_handles() = default;
-    aborting_handles(const aborting_handles&) = delete;
-    aborting_handles& operator=(const aborting_handles&) = delete;
-    // The stream was dropped: nobody will read these results, failed ones included.
-    ~aborting_handles() {
-        for (join_handle<T>& handle : handles_) handle.abort_and_discard();
-    }
-    std::deque<join_handle<T>>& operator*() noexcept { return handles_; }
-    std::deque<join_handle<T>>* operator->() noexcept { return &handles_; }
-
-private:
-    std::deque<join_handle<T>> handles_;
-};
-
-// ---- buffered and buffer_unordered
-//
-// A feeder task pulls the stream and spawns each item's work, at most `limit` items ahead of
-// what the consumer has been given: it takes a slot (a token in a channel of `limit`) before each
-// pull, and the consumer gives the slot back when it delivers that item's result. Meanwhile the
-// consumer waits for results, not for the stream: buffered for the oldest task, buffer_unordered
-// for whichever of its task group finishes first, and only for the feeder's next report when
-// nothing is out. So a result is delivered as soon as it is ready (buffered: as soon as it and
-// every result before it are), also while the stream waits for its next item: a consumer that
-// feeds the stream from the results (a crawler) does not deadlock, as with Rust's `Buffered`.
-
-// A spawned task whose outcome nobody wants once this is gone: aborted if still running, and its
-// outcome (an exception included) dropped rather than reported as unhandled.
+// A spawned task that must not outlive the stream that spawned it (a feeder, an item's work):
+// aborted, if still running, when this is destroyed, and its outcome (an exception included)
+// dropped rather than reported as unhandled: nobody will read it.
 template <typename R>
 class owned_work {
 public:
@@ -111,14 +81,25 @@ private:
     join_handle<R> handle_;
 };
 
-// What the feeder reports: an item's task (buffered: the task itself; buffer_unordered: only
-// that one went into the group), or (neither) the stream's end or error. The consumer takes the
-// reports as they come (buffered) or whenever it looks for results (buffer_unordered), so a
-// channel of `limit + 1` holds them all and the feeder does not wait for room in practice.
+// ---- buffered and buffer_unordered
+//
+// A feeder task pulls the stream and spawns each item's work, at most `limit` items ahead of
+// what the consumer has been given: it takes a slot (a token in a channel of `limit`) before each
+// pull, and the consumer gives the slot back when it delivers that item's result. Meanwhile the
+// consumer waits for results, not for the stream: buffered for the oldest task, buffer_unordered
+// for whichever of its task group finishes first, and only for the feeder's next report when
+// nothing is out. So a result is delivered as soon as it is ready (buffered: as soon as it and
+// every result before it are), also while the stream waits for its next item: a consumer that
+// feeds the stream from the results (a crawler) does not deadlock, as with Rust's `Buffered`.
+
+// What the feeder reports: an item's task in `work` (buffered: the task itself;
+// buffer_unordered: a token, the task went into the group), or (none) the stream's end or error.
+// The consumer takes the reports as they come (buffered) or whenever it looks for results
+// (buffer_unordered), so a channel of `limit + 1` holds them all and the feeder does not wait for
+// room in practice.
 template <typename Work>
 struct feeder_report {
     std::optional<Work> work;
-    bool spawned = false;
     std::exception_ptr error;
 };
 
@@ -144,7 +125,7 @@ task<void> feed_work(S stream, sender<char> slots, sender<feeder_report<Work>> r
     // The end, or the stream's error: sent, never dropped, since the consumer may be waiting for
     // it. (The feeder is cancelled, and this send fails, only once the consumer's stream is gone:
     // then nobody reads it.)
-    feeder_report<Work> last{std::nullopt, false, std::move(error)};  // (the feeder keeps no copy)
+    feeder_report<Work> last{std::nullopt, std::move(error)};  // (the feeder keeps no copy)
     co_await reports.send(std::move(last));
 }
 
@@ -161,7 +142,7 @@ generator<task_result_t<stream_value_t<S>>> buffered_generator(S stream, std::si
     auto [reports_tx, reports] = make_channel<report>(limit + 1);
     auto [slots_tx, slots] = make_channel<char>(limit);
     auto launch = [ex](stream_value_t<S>&& item) {
-        return report{owned_work<result_type>(spawn(ex, as_task(std::move(item)))), false, {}};
+        return report{owned_work<result_type>(spawn(ex, as_task(std::move(item)))), {}};
     };
     owned_work<void> const feeder(
         spawn(ex, feed_work<S, owned_work<result_type>>(std::move(stream), std::move(slots_tx),
@@ -183,7 +164,7 @@ template <async_stream S>
 generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
                                                                        std::size_t limit) {
     using result_type = task_result_t<stream_value_t<S>>;
-    using report = feeder_report<char>;  // (no payload: the task went into the group)
+    using report = feeder_report<char>;  // (a token: the task went into the group)
     limit = std::min(limit, max_buffered_limit);
     any_executor const ex = co_await this_task::executor;
     // Shared with the feeder, which spawns into it; cancelled when this stream goes (and
@@ -203,7 +184,7 @@ generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
     auto [slots_tx, slots] = make_channel<char>(limit);
     auto launch = [group](stream_value_t<S>&& item) {
         group->spawn(as_task(std::move(item)));
-        return report{std::nullopt, true, {}};
+        return report{char{}, {}};
     };
     owned_work<void> const feeder(
         spawn(ex, feed_work<S, char>(std::move(stream), std::move(slots_tx), std::move(reports_tx),
@@ -215,7 +196,7 @@ generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
         while (!last) {
             std::optional<report> spawned = reports.try_receive();
             if (!spawned) break;
-            if (!spawned->spawned) last.emplace(std::move(*spawned));
+            if (!spawned->work) last.emplace(std::move(*spawned));
         }
         if (!group->empty()) {
             std::optional<result_type> value = co_await group->next();  // rethrows a failure
@@ -232,7 +213,7 @@ generator<task_result_t<stream_value_t<S>>> buffer_unordered_generator(S stream,
         }
         std::optional<report> next = co_await reports.receive();  // nothing is out: wait
         if (!next) co_return;  // (not expected: the feeder reports its end before it goes)
-        if (!next->spawned) last.emplace(std::move(*next));
+        if (!next->work) last.emplace(std::move(*next));
     }
 }
 
@@ -292,9 +273,9 @@ generator<stream_value_t<First>> merge_generator(First first, Second second) {
     any_executor const ex = co_await this_task::executor;
     auto [tx, rx] = make_channel<feed_event<value_type>>(1);
     auto balance = std::make_shared<merge_balance>();
-    aborting_handles<void> feeders;
-    feeders->push_back(spawn(ex, feed_into<First, value_type>(std::move(first), tx, balance, 0)));
-    feeders->push_back(
+    owned_work<void> const first_feeder(
+        spawn(ex, feed_into<First, value_type>(std::move(first), tx, balance, 0)));
+    owned_work<void> const second_feeder(
         spawn(ex, feed_into<Second, value_type>(std::move(second), std::move(tx), balance, 1)));
     int running = 2;
     while (running > 0) {
@@ -336,8 +317,7 @@ template <async_stream S>
 generator<std::vector<stream_value_t<S>>> ready_chunks_generator(S stream, std::size_t limit) {
     using value_type = stream_value_t<S>;
     auto [tx, rx] = make_channel<feed_event<value_type>>(limit);
-    aborting_handles<void> feeder;
-    feeder->push_back(
+    owned_work<void> const feeder(
         spawn(co_await this_task::executor,
               feed_into<S, value_type>(std::move(stream), std::move(tx), nullptr, 0)));
     bool ended = false;

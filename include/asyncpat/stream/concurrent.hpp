@@ -370,9 +370,9 @@ inline auto ready_chunks(std::size_t limit) {
 /// aborts the tasks still running and the pull of `s`. `s` moves into that task: it is destroyed
 /// when the task has ended, on the executor, soon after the drop, so it must own what it uses
 /// (as any spawned task must; `merge` and `ready_chunks` do the same). Cost: besides a spawn per
-/// item, two channel round trips (about 50 ns more per item than a loop that awaits each task
-/// in turn, measured with trivial tasks); two channels of `n` and `n + 1` slots, allocated up
-/// front, so an `n` above 65 536 counts as 65 536. Throws `std::invalid_argument` for 0.
+/// item, two channel round trips (a slot and a report); two channels of `n` and `n + 1` slots,
+/// allocated up front, so an `n` above 65 536 counts as 65 536. Throws `std::invalid_argument`
+/// for 0.
 inline auto buffered(std::size_t limit) {
     detail::check_limit(limit, "buffered");
     return detail::generator_adapter{[limit]<async_stream S>(S stream) {

@@ -58,6 +58,17 @@ namespace detail {
 // The shared state of a channel of kind `Kind` (its `type`).
 template <typename T, typename Kind>
 struct channel_state_of;
+// The awaiters of `send()` and `receive()` for a channel of kind `Kind` (their `type`): the
+// generic ones (`Generic`, see channel_awaiter) unless the kind brings its own, as the local kind
+// does (local_channel.hpp).
+template <typename T, typename Kind, typename Generic>
+struct send_awaiter_of {
+    using type = Generic;
+};
+template <typename T, typename Kind, typename Generic>
+struct receive_awaiter_of {
+    using type = Generic;
+};
 }  // namespace detail
 
 template <typename T, typename Kind = channel_kind::concurrent>
@@ -1007,7 +1018,9 @@ public:
         if (state_) state_->drop_sender();
     }
 
-    class send_awaiter;
+    class generic_send_awaiter;
+    /// What `send()` returns: an awaitable whose `co_await` completes the send.
+    using send_awaiter = typename detail::send_awaiter_of<T, Kind, generic_send_awaiter>::type;
     class reserve_awaiter;
 
     /// Sends `value`, waiting for room while the channel is full (backpressure).
@@ -1134,12 +1147,12 @@ private:
 };
 
 template <typename T, typename Kind>
-class sender<T, Kind>::send_awaiter
-    : public detail::channel_awaiter<send_awaiter, typename sender<T, Kind>::state_type,
+class sender<T, Kind>::generic_send_awaiter
+    : public detail::channel_awaiter<generic_send_awaiter, typename sender<T, Kind>::state_type,
                                      typename state_type::send_waiter> {
 public:
-    send_awaiter(state_type* state, T value)
-        : send_awaiter::channel_awaiter(state), value_(std::move(value)) {}
+    generic_send_awaiter(state_type* state, T value)
+        : generic_send_awaiter::channel_awaiter(state), value_(std::move(value)) {}
 
     void await_resume() {
         this->finish();
@@ -1152,7 +1165,7 @@ private:
         throw send_error<T>(make_error_code(this->waiter_->error), std::move(value_));
     }
 
-    friend class send_awaiter::channel_awaiter;
+    friend class generic_send_awaiter::channel_awaiter;
     // Sends at once if there is room or a parked receiver (no cancellation hook needed then),
     // or fails at once if the channel is closed.
     bool try_now() noexcept {
@@ -1225,7 +1238,10 @@ public:
         if (state_) state_->drop_receiver();
     }
 
-    class receive_awaiter;
+    class generic_receive_awaiter;
+    /// What `receive()` returns: an awaitable whose `co_await` yields the value (or the end).
+    using receive_awaiter =
+        typename detail::receive_awaiter_of<T, Kind, generic_receive_awaiter>::type;
     template <typename Container>
     class receive_many_awaiter;
 
@@ -1347,12 +1363,13 @@ private:
 };
 
 template <typename T, typename Kind>
-class receiver<T, Kind>::receive_awaiter
-    : public detail::channel_awaiter<receive_awaiter, typename receiver<T, Kind>::state_type,
+class receiver<T, Kind>::generic_receive_awaiter
+    : public detail::channel_awaiter<generic_receive_awaiter,
+                                     typename receiver<T, Kind>::state_type,
                                      typename state_type::receive_waiter> {
 public:
-    explicit receive_awaiter(state_type* state) noexcept
-        : receive_awaiter::channel_awaiter(state) {}
+    explicit generic_receive_awaiter(state_type* state) noexcept
+        : generic_receive_awaiter::channel_awaiter(state) {}
 
     std::optional<T> await_resume() {
         this->finish();
@@ -1363,7 +1380,7 @@ public:
     }
 
 private:
-    friend class receive_awaiter::channel_awaiter;
+    friend class generic_receive_awaiter::channel_awaiter;
     bool try_now() noexcept {
         using popped = typename state_type::popped;
         popped const p = this->state_->pop(value_);

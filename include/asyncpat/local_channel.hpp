@@ -53,6 +53,44 @@ private:
     mutable void const* owner_ = nullptr;
 };
 
+// A parked operation of a local channel: its coroutine, its tree's context and one unit of
+// outstanding work on that executor while it is parked, as channel_waiter, but built for the
+// local channel's own awaiters, which are their waiters (local_receive_awaiter,
+// local_send_awaiter) and are made for every operation, including those that never park: only
+// the link flag and the empty work unit are set when it is made; park() sets the rest.
+struct local_waiter {
+    local_waiter() noexcept {}  // (the rest is set by park() and the list)
+    local_waiter(const local_waiter&) = delete;
+    local_waiter& operator=(const local_waiter&) = delete;
+
+    std::coroutine_handle<> handle;
+    task_context* context;
+    local_waiter* next;
+    local_waiter* prev;
+    parked_work work;
+    bool linked = false;
+
+    void park(std::coroutine_handle<> h, task_context* c) {
+        work.acquire(*c);
+        handle = h;
+        context = c;
+    }
+
+    // Resumes the waiter; after this its frame may be gone at any moment.
+    void wake() noexcept { detail::wake(handle, *context, std::move(work)); }
+};
+template <typename T>
+struct local_receive_waiter : local_waiter {
+    std::optional<T> value;  // handed over by a sender, or taken at once
+    bool cancelled = false;
+};
+// A waiting send (carries its value) or reserve (carries none).
+template <typename T>
+struct local_send_waiter : local_waiter {
+    T* value = nullptr;  // the value to send, in the waiting frame; null for reserve()
+    send_failure error = send_failure::none;
+};
+
 // The shared state of a local channel: a ring of `capacity` values (its storage rounded up to
 // a power of two) indexed by two plain counters, and the parked senders and receivers. The same
 // rules as channel_state, without a lock, because one thread runs everything:
@@ -67,8 +105,8 @@ class local_channel_state {
                   "nothrow destructible");
 
 public:
-    using receive_waiter = channel_receive_waiter<T>;
-    using send_waiter = channel_send_waiter<T>;
+    using receive_waiter = local_receive_waiter<T>;
+    using send_waiter = local_send_waiter<T>;
     using try_result = channel_try_result;
     using popped = channel_popped;  // never value_and_room_wanted: pop() admits parked senders
 
@@ -126,21 +164,17 @@ public:
 
     // ---- sending
 
-    // The common case inline (room, nobody parked, open); the rest out of line, so that a send
-    // awaiter stays small enough to inline into the sending coroutine.
+    // Inline, hand-off to a parked receiver included: a send is a handful of loads and stores
+    // in the sending coroutine.
     [[gnu::always_inline]] try_result try_send(T& value) noexcept {
-        if (receivers_waiting_.empty() && senders_waiting_.empty() && !closed_ &&
-            queued_and_reserved() < capacity_) [[likely]] {
-            queue(value);
-            return try_result::sent;
-        }
-        return try_send_slow(value);
-    }
-    [[gnu::noinline]] try_result try_send_slow(T& value) noexcept {
-        if (closed_) return try_result::closed;
-        if (!senders_waiting_.empty()) return try_result::full;  // no barging past them
+        if (closed_ || !senders_waiting_.empty()) [[unlikely]]  // no barging past parked senders
+            return closed_ ? try_result::closed : try_result::full;
         return deliver(value) ? try_result::sent : try_result::full;
     }
+
+    // Parks a send or reserve whose try found no room (and nothing ran since): senders are
+    // parked, or nobody waits to receive and the ring is full.
+    void park_sender(send_waiter& w) noexcept { senders_waiting_.push_back(&w); }
 
     bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
         if (closed_) {
@@ -198,6 +232,12 @@ public:
     }
 
     void made_room() noexcept { admit_senders(); }
+
+    // Closed, drained, and no permit can still send: a receive ends.
+    bool ended() const noexcept { return closed_ && reserved_ == 0; }
+
+    // Parks a receive whose pop found nothing (and nothing ran since) on an open channel.
+    void park_receiver(receive_waiter& w) noexcept { receivers_waiting_.push_back(&w); }
 
     // (The awaiter's pop found nothing, and nothing ran since: no new pop here.)
     [[gnu::always_inline]] bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h,
@@ -322,6 +362,152 @@ private:
 template <typename T>
 struct channel_state_of<T, channel_kind::local> {
     using type = local_channel_state<T>;
+};
+
+// The awaiters of a local channel's send() and receive(). They follow channel_awaiter's protocol
+// (try at once, else arm the cancellation hook and park; transfer to the ready slot's task) and
+// keep its guarantees, leaner, because one thread runs everything: each awaiter is its own
+// waiter (no separate parking record), and a wait that did not complete in await_ready parks in
+// await_suspend without looking at the channel again (nothing can have run in between). Its
+// cancellation hook needs no lock (serial_hook). A frame destroyed while parked (executor
+// shutdown) leaves the queue, and its work unit goes with it.
+template <typename T>
+class local_receive_awaiter : local_receive_waiter<T> {
+    using state_type = local_channel_state<T>;
+
+public:
+    explicit local_receive_awaiter(state_type* state) noexcept : state_(state) {}
+    local_receive_awaiter(const local_receive_awaiter&) = delete;
+    local_receive_awaiter& operator=(const local_receive_awaiter&) = delete;
+    ~local_receive_awaiter() {
+        if (this->linked) [[unlikely]]
+            state_->cancel(*this);
+    }
+
+    bool await_ready() noexcept { return state_->pop(this->value) != channel_popped::empty; }
+
+    template <typename Promise>
+    [[gnu::always_inline]] std::coroutine_handle<> await_suspend(
+        std::coroutine_handle<Promise> caller) {
+        static_assert(context_promise<Promise>,
+                      "channel operations can only be awaited inside asyncpat coroutines");
+        task_context* const caller_context = caller.promise().context();
+        if (state_->ended()) return transfer_to(caller);  // closed and drained: the end
+        if (!arm_hook<true>(caller_context, &on_cancel, this)) {
+            this->cancelled = true;
+            return transfer_to(caller);
+        }
+        armed_ = armed_context(caller_context);
+        park(caller, caller_context);
+        state_->park_receiver(*this);
+        return next_ready();
+    }
+
+    std::optional<T> await_resume() {
+        if (armed_) armed_->clear_hook_serial();
+        if (this->value) [[likely]]
+            return std::move(this->value);
+        if (this->cancelled) throw_operation_aborted();
+        return std::nullopt;
+    }
+
+private:
+    // Takes the work unit; if that fails (out of memory), the hook goes before the exception.
+    void park(std::coroutine_handle<> caller, task_context* caller_context) {
+        try {
+            local_waiter::park(caller, caller_context);
+        } catch (...) {
+            if (armed_) std::exchange(armed_, nullptr)->clear_hook_serial();
+            throw;
+        }
+    }
+
+    static void on_cancel(void* self, asio::cancellation_type) {
+        auto* const a = static_cast<local_receive_awaiter*>(self);
+        if (a->state_->cancel(*a)) a->wake();
+    }
+
+    state_type* state_;
+    task_context* armed_ = nullptr;  // the context whose hook this wait armed
+};
+
+template <typename T>
+class local_send_awaiter : local_send_waiter<T> {
+    using state_type = local_channel_state<T>;
+
+public:
+    local_send_awaiter(state_type* state, T to_send) : state_(state), value_(std::move(to_send)) {}
+    local_send_awaiter(const local_send_awaiter&) = delete;
+    local_send_awaiter& operator=(const local_send_awaiter&) = delete;
+    ~local_send_awaiter() {
+        if (this->linked) [[unlikely]]
+            state_->cancel(*this);
+    }
+
+    // Sends at once if there is room or a parked receiver, or fails at once if closed.
+    [[gnu::always_inline]] bool await_ready() noexcept {
+        switch (state_->try_send(value_)) {
+            case channel_try_result::sent: return true;
+            case channel_try_result::closed: this->error = send_failure::closed; return true;
+            case channel_try_result::full: break;
+        }
+        return false;
+    }
+
+    template <typename Promise>
+    [[gnu::always_inline]] std::coroutine_handle<> await_suspend(
+        std::coroutine_handle<Promise> caller) {
+        static_assert(context_promise<Promise>,
+                      "channel operations can only be awaited inside asyncpat coroutines");
+        task_context* const caller_context = caller.promise().context();
+        if (!arm_hook<true>(caller_context, &on_cancel, this)) {
+            this->error = send_failure::cancelled;
+            return transfer_to(caller);
+        }
+        armed_ = armed_context(caller_context);
+        this->value = &value_;
+        park(caller, caller_context);
+        state_->park_sender(*this);
+        return next_ready();
+    }
+
+    void await_resume() {
+        if (armed_) armed_->clear_hook_serial();
+        if (this->error != send_failure::none) [[unlikely]]
+            fail();
+    }
+
+private:
+    [[noreturn, gnu::cold, gnu::noinline]] void fail() {
+        throw send_error<T>(make_error_code(this->error), std::move(value_));
+    }
+
+    void park(std::coroutine_handle<> caller, task_context* caller_context) {  // (as the receive's)
+        try {
+            local_waiter::park(caller, caller_context);
+        } catch (...) {
+            if (armed_) std::exchange(armed_, nullptr)->clear_hook_serial();
+            throw;
+        }
+    }
+
+    static void on_cancel(void* self, asio::cancellation_type) {
+        auto* const a = static_cast<local_send_awaiter*>(self);
+        if (a->state_->cancel(*a)) a->wake();
+    }
+
+    state_type* state_;
+    task_context* armed_ = nullptr;  // the context whose hook this wait armed
+    T value_;
+};
+
+template <typename T, typename Generic>
+struct send_awaiter_of<T, channel_kind::local, Generic> {
+    using type = local_send_awaiter<T>;
+};
+template <typename T, typename Generic>
+struct receive_awaiter_of<T, channel_kind::local, Generic> {
+    using type = local_receive_awaiter<T>;
 };
 
 // The shared state of a local oneshot: oneshot_state's protocol (oneshot.hpp) with a plain word

@@ -30,8 +30,16 @@ public:
     }
     Node* front() const noexcept { return head_; }
     Node* pop_front() noexcept {
-        Node* node = head_;
-        if (node) erase(node);
+        Node* const node = head_;
+        if (!node) return nullptr;
+        head_ = static_cast<Node*>(node->next);  // (erase(node), knowing it is the head)
+        if (head_)
+            head_->prev = nullptr;
+        else
+            tail_ = nullptr;
+        node->next = nullptr;
+        node->linked = false;
+        --size_;
         return node;
     }
     void erase(Node* node) noexcept {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -546,21 +547,16 @@ inline bool start_here(std::coroutine_handle<> task, task_context& context) noex
 class parked_work {
 public:
     parked_work() noexcept = default;
-    parked_work(parked_work&& other) noexcept
-        : io_(std::exchange(other.io_, nullptr)), guard_(std::move(other.guard_)) {
-        other.guard_.reset();
-    }
+    parked_work(parked_work&& other) noexcept { take(other); }
     parked_work& operator=(parked_work&& other) noexcept {
         if (this != &other) {
             reset();
-            io_ = std::exchange(other.io_, nullptr);
-            guard_ = std::move(other.guard_);
-            other.guard_.reset();
+            take(other);
         }
         return *this;
     }
     ~parked_work() {
-        if (io_ || guard_) reset();
+        if (unit_ != none) reset();
     }
 
     // Takes the unit (this object holds none): the spare unit this thread's ready queue holds
@@ -570,24 +566,30 @@ public:
         asio::io_context* const io = context.io_context_ptr();
         if (queue.spare_work && io != nullptr && queue.running == io) {
             queue.spare_work = false;
-            io_ = io;
+            unit_ = reinterpret_cast<std::uintptr_t>(io);
             return;
         }
         acquire_new(context);
     }
 
     void reset() noexcept {
+        std::uintptr_t const unit = std::exchange(unit_, none);
+        if (unit == guarded) {
+            guard()->~any_io_executor();  // (its destructor tells the executor)
+            return;
+        }
 #if !defined(ASIO_NO_TS_EXECUTORS)
-        if (io_) std::exchange(io_, nullptr)->get_executor().on_work_finished();
+        if (unit != none)
+            reinterpret_cast<asio::io_context*>(unit)->get_executor().on_work_finished();
 #endif
-        guard_.reset();
     }
 
     // Hands the unit to this thread's ready queue as its spare, if it is a unit of the
     // io_context that thread runs and there is no spare yet; otherwise releases it.
     void recycle(ready_queue& queue) noexcept {
-        if (io_ && io_ == queue.running && !queue.spare_work) {
-            io_ = nullptr;
+        if (unit_ == reinterpret_cast<std::uintptr_t>(queue.running) && unit_ != none &&
+            !queue.spare_work) {
+            unit_ = none;
             queue.spare_work = true;
             return;
         }
@@ -595,20 +597,39 @@ public:
     }
 
 private:
+    // unit_: none, or the io_context whose outstanding work count this holds one of, or
+    // `guarded`: a work-tracking executor (any other executor) in guard_storage_. One word, so
+    // that an empty unit (every channel operation that did not park has one) costs one test.
+    static constexpr std::uintptr_t none = 0;
+    static constexpr std::uintptr_t guarded = 1;  // (no io_context lives at address 1)
+
+    asio::any_io_executor* guard() noexcept {
+        return std::launder(reinterpret_cast<asio::any_io_executor*>(guard_storage_));
+    }
+
+    void take(parked_work& other) noexcept {
+        unit_ = std::exchange(other.unit_, none);
+        if (unit_ == guarded) {
+            new (guard_storage_) asio::any_io_executor(std::move(*other.guard()));
+            other.guard()->~any_io_executor();
+        }
+    }
+
     [[gnu::noinline]] void acquire_new(const task_context& context) {
 #if !defined(ASIO_NO_TS_EXECUTORS)
         if (asio::io_context* io = context.io_context_ptr()) {
             io->get_executor().on_work_started();
-            io_ = io;
+            unit_ = reinterpret_cast<std::uintptr_t>(io);
             return;
         }
 #endif
-        guard_.emplace(
+        new (guard_storage_) asio::any_io_executor(
             asio::prefer(context.get_executor(), asio::execution::outstanding_work.tracked));
+        unit_ = guarded;
     }
 
-    asio::io_context* io_ = nullptr;
-    std::optional<asio::any_io_executor> guard_;
+    std::uintptr_t unit_ = none;
+    alignas(asio::any_io_executor) unsigned char guard_storage_[sizeof(asio::any_io_executor)];
 };
 
 // The part of wake() that posts (kept out of line: wake() is on every hand-off's path).

@@ -155,7 +155,7 @@ enum class channel_popped { empty, value, value_and_room_wanted };
 
 // A FIFO of parked waiters, linked through the waiters themselves (no allocation).
 template <typename Waiter>
-using waiter_list = intrusive_list<Waiter>;
+using waiter_list = intrusive_list<Waiter, false>;
 
 // Waiters unlinked (and completed) under the lock, to be woken after unlocking. Linked through
 // their own `ready_next`, not the queue links: a cancellation hook may look at the queue links

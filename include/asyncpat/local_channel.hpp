@@ -32,25 +32,43 @@ struct channel_kind::local {};
 
 namespace detail {
 
+// A word per thread that names it to owning_thread: null until the thread first uses a local
+// channel or oneshot, then the address of its ready queue (unique among the live threads).
+inline void const*& this_thread_token() noexcept {
+    static thread_local constinit void const* token = nullptr;
+    return token;
+}
+inline constexpr char unclaimed_owner{};  // (its address marks an owning_thread not yet claimed)
+
 // The thread a local channel or oneshot belongs to: the first one that uses one of its handles.
-// A use from any other thread throws instead of racing.
+// A use from any other thread throws instead of racing. The check is one load of this thread's
+// token and one comparison: an unclaimed owner is a marker that no token equals, and a thread
+// without a token (null) matches no owner.
 class owning_thread {
 public:
     void check(char const* misuse) const {
-        void const* const here = &local_ready();
-        if (owner_ == here) [[likely]]
+        if (owner_ == this_thread_token()) [[likely]]
             return;
-        if (owner_ != nullptr) [[unlikely]]
-            throw_misuse(misuse);
-        owner_ = here;  // the first use (every new oneshot's): inline, not a cold call
+        claim(misuse);  // the first use (every new oneshot's): inline, not a cold call
     }
 
 private:
+    void claim(char const* misuse) const {
+        void const*& token = this_thread_token();
+        if (token == nullptr) token = &local_ready();
+        if (owner_ == &unclaimed_owner) {
+            owner_ = token;
+            return;
+        }
+        if (owner_ != token) [[unlikely]]
+            throw_misuse(misuse);
+    }
+
     [[noreturn, gnu::cold, gnu::noinline]] static void throw_misuse(char const* misuse) {
         throw std::logic_error(misuse);
     }
 
-    mutable void const* owner_ = nullptr;
+    mutable void const* owner_ = &unclaimed_owner;
 };
 
 // A parked operation of a local channel: its coroutine, its tree's context and one unit of
@@ -63,7 +81,7 @@ struct local_waiter {
     local_waiter(const local_waiter&) = delete;
     local_waiter& operator=(const local_waiter&) = delete;
 
-    std::coroutine_handle<> handle;
+    void* handle_address;  // the parked coroutine (an address: a handle would be zeroed first)
     task_context* context;
     local_waiter* next;
     local_waiter* prev;
@@ -72,12 +90,15 @@ struct local_waiter {
 
     void park(std::coroutine_handle<> h, task_context* c) {
         work.acquire(*c);
-        handle = h;
+        handle_address = h.address();
         context = c;
     }
 
     // Resumes the waiter; after this its frame may be gone at any moment.
-    void wake() noexcept { detail::wake(handle, *context, std::move(work)); }
+    void wake() noexcept {
+        detail::wake(std::coroutine_handle<>::from_address(handle_address), *context,
+                     std::move(work));
+    }
 };
 template <typename T>
 struct local_receive_waiter : local_waiter {
@@ -393,11 +414,10 @@ public:
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* const caller_context = caller.promise().context();
         if (state_->ended()) return transfer_to(caller);  // closed and drained: the end
-        if (!arm_hook<true>(caller_context, &on_cancel, this)) {
+        if (!arm(caller_context)) {
             this->cancelled = true;
             return transfer_to(caller);
         }
-        armed_ = armed_context(caller_context);
         park(caller, caller_context);
         state_->park_receiver(*this);
         return next_ready();
@@ -412,6 +432,16 @@ public:
     }
 
 private:
+    // Installs the cancellation hook unless the task is cancelled already (false). Without a
+    // lock (serial_hook), and whether or not anyone can cancel the task: a hook that is never
+    // called costs less than asking first.
+    bool arm(task_context* caller_context) noexcept {
+        if (caller_context->cancel_requested()) return false;
+        caller_context->set_hook(&on_cancel, this);
+        armed_ = caller_context;
+        return true;
+    }
+
     // Takes the work unit; if that fails (out of memory), the hook goes before the exception.
     void park(std::coroutine_handle<> caller, task_context* caller_context) {
         try {
@@ -460,11 +490,10 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* const caller_context = caller.promise().context();
-        if (!arm_hook<true>(caller_context, &on_cancel, this)) {
+        if (!arm(caller_context)) {
             this->error = send_failure::cancelled;
             return transfer_to(caller);
         }
-        armed_ = armed_context(caller_context);
         this->value = &value_;
         park(caller, caller_context);
         state_->park_sender(*this);
@@ -480,6 +509,13 @@ public:
 private:
     [[noreturn, gnu::cold, gnu::noinline]] void fail() {
         throw send_error<T>(make_error_code(this->error), std::move(value_));
+    }
+
+    bool arm(task_context* caller_context) noexcept {  // (as the receive's)
+        if (caller_context->cancel_requested()) return false;
+        caller_context->set_hook(&on_cancel, this);
+        armed_ = caller_context;
+        return true;
     }
 
     void park(std::coroutine_handle<> caller, task_context* caller_context) {  // (as the receive's)

@@ -5,17 +5,25 @@
 #define ASYNCPAT_DETAIL_INTRUSIVE_LIST_HPP
 
 #include <cstddef>
+#include <type_traits>
 
 namespace asyncpat::detail {
 
+struct empty_count {};  // (the size of an intrusive_list that keeps none)
+
 // A doubly linked FIFO through the nodes' own `next`, `prev` and `linked` members (parked
 // waiters, a task group's members): pushing never allocates, so it cannot fail. Not
-// thread-safe: its owner guards it.
-template <typename Node>
+// thread-safe: its owner guards it. With Counted, it keeps its size (a task group's lists);
+// without, it has no size() and pays nothing for one (parked waiters).
+template <typename Node, bool Counted = true>
 class intrusive_list {
 public:
     bool empty() const noexcept { return head_ == nullptr; }
-    std::size_t size() const noexcept { return size_; }
+    std::size_t size() const noexcept
+        requires Counted
+    {
+        return size_;
+    }
 
     void push_back(Node* node) noexcept {
         node->next = nullptr;
@@ -26,7 +34,7 @@ public:
             head_ = node;
         tail_ = node;
         node->linked = true;
-        ++size_;
+        if constexpr (Counted) ++size_;
     }
     Node* front() const noexcept { return head_; }
     Node* pop_front() noexcept {
@@ -39,7 +47,7 @@ public:
             tail_ = nullptr;
         node->next = nullptr;
         node->linked = false;
-        --size_;
+        if constexpr (Counted) --size_;
         return node;
     }
     void erase(Node* node) noexcept {
@@ -53,13 +61,13 @@ public:
             tail_ = static_cast<Node*>(node->prev);
         node->next = node->prev = nullptr;
         node->linked = false;
-        --size_;
+        if constexpr (Counted) --size_;
     }
 
 private:
     Node* head_ = nullptr;
     Node* tail_ = nullptr;
-    std::size_t size_ = 0;
+    [[no_unique_address]] std::conditional_t<Counted, std::size_t, empty_count> size_{};
 };
 
 }  // namespace asyncpat::detail

@@ -473,8 +473,9 @@ inline constexpr unsigned handoff_budget = ASYNCPAT_HANDOFF_BUDGET;
 // it out and completes it without running its body; returns what its completion returns (the
 // coroutine to run next, perhaps noop_coroutine()). Otherwise returns null and leaves the slot.
 inline std::coroutine_handle<> complete_cancelled_start(ready_queue& queue) noexcept {
-    if (!std::exchange(queue.next_is_start, false) || !queue.next_context->cancel_requested())
-        return nullptr;
+    if (!queue.next_is_start) return nullptr;  // (the common case: a test, no store)
+    queue.next_is_start = false;
+    if (!queue.next_context->cancel_requested()) return nullptr;
     queue.next = nullptr;
     return queue.next_context->root().complete_cancelled_start();
 }
@@ -584,15 +585,18 @@ public:
 #endif
     }
 
-    // Hands the unit to this thread's ready queue as its spare, if it is a unit of the
-    // io_context that thread runs and there is no spare yet; otherwise releases it.
+    // Hands the unit to this thread's ready queue as its spare if there is none yet, otherwise
+    // releases it. Only for the unit of a task whose io_context this thread runs (one that the
+    // ready slot accepts): acquire() took a unit of that io_context for it.
     void recycle(ready_queue& queue) noexcept {
-        if (unit_ == reinterpret_cast<std::uintptr_t>(queue.running) && unit_ != none &&
-            !queue.spare_work) {
+#if !defined(ASIO_NO_TS_EXECUTORS)
+        assert(unit_ == reinterpret_cast<std::uintptr_t>(queue.running) && unit_ != none);
+        if (!queue.spare_work) {
             unit_ = none;
             queue.spare_work = true;
             return;
         }
+#endif
         reset();
     }
 

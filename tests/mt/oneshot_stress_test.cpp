@@ -110,6 +110,7 @@ TEST_CASE("an abort racing a oneshot receive as it parks is never lost", "[mt][o
         auto [tx, rx] = asyncpat::make_oneshot<int>();
         std::atomic<asyncpat::join_handle<void>*> handle{nullptr};
         std::atomic<bool> aborter_running{false};
+        std::atomic<bool> aborter_done{false};
         int const delay = round % 400;
         asio::post(io, [&, delay] {  // occupies one thread; the receive runs on the other
             aborter_running = true;
@@ -119,6 +120,7 @@ TEST_CASE("an abort racing a oneshot receive as it parks is never lost", "[mt][o
             while (spin.fetch_add(1, std::memory_order_relaxed) < delay) {
             }
             handle.load()->abort();
+            aborter_done = true;
         });
         while (!aborter_running) std::this_thread::yield();
         auto h = asyncpat::spawn(io, receive_until_aborted(std::move(rx)));
@@ -130,6 +132,9 @@ TEST_CASE("an abort racing a oneshot receive as it parks is never lost", "[mt][o
         if (abort_outcome.load() == 2) ++aborted;
         tx = {};  // lets a stuck receive end (broken promise), so the round can finish
         while (abort_outcome.load() == 0) std::this_thread::yield();
+        // The handle is the aborter's until its abort() returned: a receive that saw the request
+        // may end (and this round go on) while abort() is still running on the other thread.
+        while (!aborter_done) std::this_thread::yield();
         h.detach();
     }
     guard.reset();

@@ -463,7 +463,8 @@ public:
     /// task's executor), and the task ends with `operation_aborted` unless it handles the error.
     /// A task not yet started never runs. Does nothing once the task has finished.
     /// @par Thread safety
-    /// May be called from any thread.
+    /// May be called from any thread, not only the task's executor's; like every use of the
+    /// handle, by one thread at a time (not while another thread detaches or destroys it).
     void abort() {
         if (state_ && !state_->is_finished()) state_->context().request_cancel();
     }

@@ -94,8 +94,32 @@ struct local_waiter {
         context = c;
     }
 
-    // Resumes the waiter; after this its frame may be gone at any moment.
+    // For the local channel's own awaiters: installs `hook` as the task's cancellation hook
+    // unless the task is cancelled already (false). Without a lock (serial_hook), and whether
+    // or not anyone can cancel the task: a hook that is never called costs less than asking.
+    static bool arm_cancellation_hook(task_context* c, task_context::hook_function hook,
+                                      void* awaiter) noexcept {
+        if (c->cancel_requested()) return false;
+        c->set_hook(hook, awaiter);
+        return true;
+    }
+    // park() after arm_cancellation_hook: if taking the work unit fails (out of memory), the
+    // hook goes before the exception does.
+    void park_armed(std::coroutine_handle<> h, task_context* c) {
+        try {
+            park(h, c);
+        } catch (...) {
+            c->clear_hook_serial();
+            throw;
+        }
+    }
+
+    // Resumes the waiter; after this its frame may be gone at any moment. Its task's
+    // cancellation hook (this wait's, if armed) goes first: a local channel's awaiters arm it
+    // without a lock (serial_hook) and leave the clearing to whoever wakes them, on this same
+    // thread, before the task can run or arm another.
     void wake() noexcept {
+        context->clear_hook_serial();
         detail::wake(std::coroutine_handle<>::from_address(handle_address), *context,
                      std::move(work));
     }
@@ -390,8 +414,9 @@ struct channel_state_of<T, channel_kind::local> {
 // keep its guarantees, leaner, because one thread runs everything: each awaiter is its own
 // waiter (no separate parking record), and a wait that did not complete in await_ready parks in
 // await_suspend without looking at the channel again (nothing can have run in between). Its
-// cancellation hook needs no lock (serial_hook). A frame destroyed while parked (executor
-// shutdown) leaves the queue, and its work unit goes with it.
+// cancellation hook needs no lock (serial_hook), and whoever wakes the wait clears it
+// (local_waiter::wake), so that a wait that completes at once pays nothing for it. A frame
+// destroyed while parked (executor shutdown) leaves the queue, and its work unit goes with it.
 template <typename T>
 class local_receive_awaiter : local_receive_waiter<T> {
     using state_type = local_channel_state<T>;
@@ -414,17 +439,17 @@ public:
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* const caller_context = caller.promise().context();
         if (state_->ended()) return transfer_to(caller);  // closed and drained: the end
-        if (!arm(caller_context)) {
+        if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
             this->cancelled = true;
             return transfer_to(caller);
         }
-        park(caller, caller_context);
+        this->park_armed(caller, caller_context);
         state_->park_receiver(*this);
         return next_ready();
     }
 
+    // (The hook, if this wait armed one, was cleared by whoever woke it: local_waiter::wake.)
     std::optional<T> await_resume() {
-        if (armed_) armed_->clear_hook_serial();
         if (this->value) [[likely]]
             return std::move(this->value);
         if (this->cancelled) throw_operation_aborted();
@@ -432,33 +457,12 @@ public:
     }
 
 private:
-    // Installs the cancellation hook unless the task is cancelled already (false). Without a
-    // lock (serial_hook), and whether or not anyone can cancel the task: a hook that is never
-    // called costs less than asking first.
-    bool arm(task_context* caller_context) noexcept {
-        if (caller_context->cancel_requested()) return false;
-        caller_context->set_hook(&on_cancel, this);
-        armed_ = caller_context;
-        return true;
-    }
-
-    // Takes the work unit; if that fails (out of memory), the hook goes before the exception.
-    void park(std::coroutine_handle<> caller, task_context* caller_context) {
-        try {
-            local_waiter::park(caller, caller_context);
-        } catch (...) {
-            if (armed_) std::exchange(armed_, nullptr)->clear_hook_serial();
-            throw;
-        }
-    }
-
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* const a = static_cast<local_receive_awaiter*>(self);
         if (a->state_->cancel(*a)) a->wake();
     }
 
     state_type* state_;
-    task_context* armed_ = nullptr;  // the context whose hook this wait armed
 };
 
 template <typename T>
@@ -466,7 +470,9 @@ class local_send_awaiter : local_send_waiter<T> {
     using state_type = local_channel_state<T>;
 
 public:
-    local_send_awaiter(state_type* state, T to_send) : state_(state), value_(std::move(to_send)) {}
+    local_send_awaiter(state_type* state, T to_send) : state_(state), value_(std::move(to_send)) {
+        this->value = &value_;  // (what a parked send hands over)
+    }
     local_send_awaiter(const local_send_awaiter&) = delete;
     local_send_awaiter& operator=(const local_send_awaiter&) = delete;
     ~local_send_awaiter() {
@@ -490,18 +496,16 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* const caller_context = caller.promise().context();
-        if (!arm(caller_context)) {
+        if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
             this->error = send_failure::cancelled;
             return transfer_to(caller);
         }
-        this->value = &value_;
-        park(caller, caller_context);
+        this->park_armed(caller, caller_context);
         state_->park_sender(*this);
         return next_ready();
     }
 
-    void await_resume() {
-        if (armed_) armed_->clear_hook_serial();
+    void await_resume() {  // (the hook: as for the receive)
         if (this->error != send_failure::none) [[unlikely]]
             fail();
     }
@@ -511,29 +515,12 @@ private:
         throw send_error<T>(make_error_code(this->error), std::move(value_));
     }
 
-    bool arm(task_context* caller_context) noexcept {  // (as the receive's)
-        if (caller_context->cancel_requested()) return false;
-        caller_context->set_hook(&on_cancel, this);
-        armed_ = caller_context;
-        return true;
-    }
-
-    void park(std::coroutine_handle<> caller, task_context* caller_context) {  // (as the receive's)
-        try {
-            local_waiter::park(caller, caller_context);
-        } catch (...) {
-            if (armed_) std::exchange(armed_, nullptr)->clear_hook_serial();
-            throw;
-        }
-    }
-
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* const a = static_cast<local_send_awaiter*>(self);
         if (a->state_->cancel(*a)) a->wake();
     }
 
     state_type* state_;
-    task_context* armed_ = nullptr;  // the context whose hook this wait armed
     T value_;
 };
 

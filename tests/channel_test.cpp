@@ -19,10 +19,12 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/use_future.hpp>
 
 #include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -700,4 +702,186 @@ TEMPLATE_TEST_CASE("a million values through a channel allocate nothing per valu
     long const used = asyncpat_test::allocation_count() - before;
     CHECK(sum == 499'999'500'000ULL);
     CHECK(used < 100);  // the channel, the tasks and the io_context: nothing per value
+}
+
+// ---- The local channel's own send and receive awaiters (and the same rules for both kinds)
+
+TEMPLATE_TEST_CASE("a value handed to a parked receive beats an abort that follows it",
+                   "[channel][cancel]", concurrent_kind, local_kind) {
+    asio::io_context io(1);
+    auto [tx, rx] = make<TestType, int>(1);
+    auto receive_one = [](rx_t<TestType, int> in) -> task<int> {
+        co_return *co_await in.receive();
+    };
+    auto parked = asyncpat::spawn(io, receive_one, rx);
+    io.poll();  // parked
+    auto hand_over_then_abort = [](tx_t<TestType, int>& out,
+                                   asyncpat::join_handle<int>& receiving) -> task<int> {
+        std::error_code const sent = out.try_send(7);  // handed over: woken, not yet run
+        CHECK_FALSE(sent);
+        receiving.abort();  // emitted before the receive runs again
+        co_return co_await receiving;
+    };
+    CHECK(asyncpat::sync_wait(io, hand_over_then_abort(tx, parked)) == 7);
+    std::error_code ec;
+    CHECK(rx.try_receive(ec) == std::nullopt);
+}
+
+namespace {
+template <typename Sender>
+task<int> send_after_yield(Sender out) {
+    try {
+        co_await asyncpat::this_task::yield();
+    } catch (const std::system_error&) {  // the abort may end the yield: the send still runs
+    }
+    try {
+        co_await out.send(2);
+    } catch (asyncpat::send_error<int>& e) {
+        co_return e.code() == asio::error::operation_aborted ? e.value() : -1;
+    }
+    co_return 0;
+}
+template <typename Receiver>
+task<int> receive_after_yield(Receiver in) {
+    try {
+        co_await asyncpat::this_task::yield();
+    } catch (const std::system_error&) {
+    }
+    try {
+        (void)co_await in.receive();
+    } catch (const std::system_error& e) {
+        co_return e.code() == asio::error::operation_aborted ? 1 : -1;
+    }
+    co_return 0;
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE(
+    "a wait of a task cancelled before it parks: a send hands its value back, "
+    "a receive takes nothing",
+    "[channel][cancel]", concurrent_kind, local_kind) {
+    asio::io_context io(1);
+    auto [tx, rx] = make<TestType, int>(1);
+    (void)tx.try_send(1);  // full
+    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
+    auto sending = asyncpat::spawn(io, send_after_yield<tx_t<TestType, int>>(tx));
+    io.poll_one();  // at the yield
+    sending.abort();
+    CHECK(asyncpat::sync_wait(io, join(sending)) == 2);
+    std::error_code ec;
+    CHECK(rx.try_receive(ec) == std::optional<int>(1));
+    io.restart();
+    auto receiving = asyncpat::spawn(io, receive_after_yield<rx_t<TestType, int>>(rx));
+    io.poll_one();
+    receiving.abort();
+    CHECK(asyncpat::sync_wait(io, join(receiving)) == 1);
+    CHECK_FALSE(tx.try_send(5));  // the cancelled receive was never queued for it
+    CHECK(rx.try_receive(ec) == std::optional<int>(5));
+}
+
+TEMPLATE_TEST_CASE("an operation made earlier and awaited later sees the channel as it is then",
+                   "[channel]", concurrent_kind, local_kind) {
+    auto body = []() -> task<int> {
+        auto [tx, rx] = make<TestType, int>(1);
+        auto receiving = rx.receive();
+        (void)tx.try_send(3);
+        int const first = *co_await receiving;
+        auto sending = tx.send(4);
+        co_await sending;
+        std::error_code ec;
+        co_return first * 10 + *rx.try_receive(ec);
+    };
+    CHECK(run(body()) == 34);
+}
+
+namespace {
+// An awaiter adaptor that runs code between its inner awaiter's await_ready and await_suspend
+// (legal, if unusual): the inner operation must look at the channel again before it parks.
+template <typename Inner, typename Between>
+struct split_awaiter {
+    Inner& inner;
+    Between between;
+    bool await_ready() { return inner.await_ready(); }
+    template <typename Promise>
+    auto await_suspend(std::coroutine_handle<Promise> caller) {
+        between();
+        return inner.await_suspend(caller);
+    }
+    decltype(auto) await_resume() { return inner.await_resume(); }
+};
+template <typename Sender, typename Receiver>
+task<int> send_while_room_appears(Sender out, Receiver in) {
+    auto sending = out.send(2);
+    auto take_one = [&in] {
+        std::error_code ec;
+        (void)in.try_receive(ec);  // room appears after the send found the channel full
+    };
+    co_await split_awaiter<decltype(sending), decltype(take_one)>{sending, take_one};
+    co_return 1;
+}
+template <typename Sender, typename Receiver>
+task<int> receive_while_value_appears(Sender out, Receiver in) {
+    auto receiving = in.receive();
+    auto put_one = [&out] { (void)out.try_send(9); };
+    co_return *co_await split_awaiter<decltype(receiving), decltype(put_one)>{receiving, put_one};
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("a send or receive awaited through an adaptor that acts in between", "[channel]",
+                   concurrent_kind, local_kind) {
+    {
+        auto [tx, rx] = make<TestType, int>(1);
+        (void)tx.try_send(1);                              // full
+        CHECK(run(send_while_room_appears(tx, rx)) == 1);  // before: parked with room there
+        std::error_code ec;
+        CHECK(rx.try_receive(ec) == std::optional<int>(2));
+    }
+    {
+        auto [tx, rx] = make<TestType, int>(1);
+        CHECK(run(receive_while_value_appears(tx, rx)) == 9);  // before: parked, value queued
+    }
+}
+
+TEST_CASE("a local channel used by tasks on a strand parks, wakes, and is abandoned cleanly",
+          "[channel][local]") {
+    {
+        asio::io_context io(1);
+        auto strand = asio::make_strand(io);
+        auto [tx, rx] = asyncpat::make_local_channel<int>(1);
+        auto receive_one = [](asyncpat::local_receiver<int> in) -> task<int> {
+            co_return *co_await in.receive();
+        };
+        auto send_three = [](asyncpat::local_sender<int> out) -> task<void> {
+            co_await asyncpat::this_task::yield();
+            co_await out.send(11);
+            co_await out.send(12);
+            co_await out.send(13);  // parks: full
+        };
+        auto receiving = asyncpat::spawn(strand, receive_one, rx);
+        auto sending = asyncpat::spawn(strand, send_three, tx);
+        io.poll();
+        auto join = [](asyncpat::join_handle<int>& r, asyncpat::join_handle<void>& s,
+                       asyncpat::local_receiver<int>& in) -> task<int> {
+            int const v = co_await r;
+            int const a = *co_await in.receive();
+            int const b = *co_await in.receive();
+            co_await s;
+            co_return v * 10000 + a * 100 + b;
+        };
+        CHECK(asyncpat::sync_wait(io, join(receiving, sending, rx)) == 111213);
+    }
+    asyncpat::local_sender<int> keep;
+    {
+        asio::io_context io(1);
+        auto strand = asio::make_strand(io);
+        auto [tx, rx] = asyncpat::make_local_channel<int>(1);
+        auto receive_one = [](asyncpat::local_receiver<int> in) -> task<void> {
+            (void)co_await in.receive();
+        };
+        asyncpat::spawn_detached(strand, receive_one, rx);
+        io.poll();  // parked, its hook armed in a tree nobody can cancel
+        std::error_code const sent = tx.try_send(1);  // woken by a post to the strand
+        CHECK_FALSE(sent);
+        keep = tx;
+    }  // the resumption goes unrun: the task is abandoned (ASan checks the unit and the hook)
 }

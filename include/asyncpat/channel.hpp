@@ -401,6 +401,11 @@ public:
         end_receivers_if_done_locked(ready);
     }
 
+    // A parked send or reserve whose frame goes without its wait ending: as cancel() (its
+    // work unit goes with the waiter).
+    bool leave(send_waiter& w) noexcept { return cancel(w); }
+    bool leave(receive_waiter& w) noexcept { return cancel(w); }
+
     // A parked send or reserve was cancelled: true if it was still waiting (now removed).
     bool cancel(send_waiter& w) noexcept {
         std::lock_guard<spin_lock> guard(lock_);
@@ -786,6 +791,8 @@ struct channel_state_of<T, channel_kind::concurrent> {
 // Returns false if it was.
 // A task that nobody can cancel (task_context::cancellable) arms no hook and takes no lock; its
 // awaiter then records no armed context (see armed_context), so that it does not disarm either.
+// (A local channel's own send and receive awaiters arm theirs anyway, without a lock: see
+// local_channel.hpp.)
 // That is safe only for an awaiter that, once its wait is published, touches neither the context
 // nor itself again (the channel, oneshot and arena awaiters). The join awaiter may not skip the
 // lock: it sets its hook after publishing its wait, under the lock, and relies on its resumer's
@@ -930,7 +937,7 @@ protected:
 
 private:
     [[gnu::cold, gnu::noinline]] void leave_while_parked() noexcept {
-        if (state_->cancel(*waiter_)) return;
+        if (state_->leave(*waiter_)) return;
         if constexpr (std::is_same_v<Waiter, typename State::send_waiter>) {
             if (waiter_->value == nullptr && waiter_->error == send_failure::none)
                 state_->release_reserved();

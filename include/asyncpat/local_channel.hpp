@@ -75,9 +75,13 @@ private:
 // outstanding work on that executor while it is parked, as channel_waiter, but built for the
 // local channel's own awaiters, which are their waiters (local_receive_awaiter,
 // local_send_awaiter) and are made for every operation, including those that never park: only
-// the link flag and the empty work unit are set when it is made; park() sets the rest.
+// the link flag is set when it is made. The work unit exists only while the waiter is parked:
+// park() makes it, and it goes with the wake (to the ready slot's spare or the posted
+// resumption) or, for a waiter that leaves the queue without being woken (its frame destroyed
+// while parked), with local_channel_state::leave().
 struct local_waiter {
     local_waiter() noexcept {}  // (the rest is set by park() and the list)
+    ~local_waiter() {}          // (the work unit is never alive here: see above)
     local_waiter(const local_waiter&) = delete;
     local_waiter& operator=(const local_waiter&) = delete;
 
@@ -85,10 +89,14 @@ struct local_waiter {
     task_context* context;
     local_waiter* next;
     local_waiter* prev;
-    parked_work work;
+    union {
+        parked_work work;  // alive from park() until wake() or release_work()
+    };
     bool linked = false;
 
-    void park(std::coroutine_handle<> h, task_context* c) {
+    // (If taking the unit throws, `work` holds none: nothing to give back.)
+    [[gnu::always_inline]] void park(std::coroutine_handle<> h, task_context* c) {
+        new (&work) parked_work();
         work.acquire(*c);
         handle_address = h.address();
         context = c;
@@ -105,7 +113,7 @@ struct local_waiter {
     }
     // park() after arm_cancellation_hook: if taking the work unit fails (out of memory), the
     // hook goes before the exception does.
-    void park_armed(std::coroutine_handle<> h, task_context* c) {
+    [[gnu::always_inline]] void park_armed(std::coroutine_handle<> h, task_context* c) {
         try {
             park(h, c);
         } catch (...) {
@@ -122,17 +130,23 @@ struct local_waiter {
         context->clear_hook_serial();
         detail::wake(std::coroutine_handle<>::from_address(handle_address), *context,
                      std::move(work));
+        work.~parked_work();
     }
+
+    // Gives the work unit back (a parked waiter that leaves without being woken).
+    void release_work() noexcept { work.~parked_work(); }
 };
 template <typename T>
 struct local_receive_waiter : local_waiter {
-    std::optional<T> value;  // handed over by a sender, or taken at once
+    local_receive_waiter() noexcept {}  // (user-provided: emplace() then zeroes nothing else)
+    std::optional<T> value;             // handed over by a sender, or taken at once
     bool cancelled = false;
 };
 // A waiting send (carries its value) or reserve (carries none).
 template <typename T>
 struct local_send_waiter : local_waiter {
-    T* value = nullptr;  // the value to send, in the waiting frame; null for reserve()
+    local_send_waiter() noexcept {}  // (as above)
+    T* value = nullptr;              // the value to send, in the waiting frame; null for reserve()
     send_failure error = send_failure::none;
 };
 
@@ -217,8 +231,8 @@ public:
         return deliver(value) ? try_result::sent : try_result::full;
     }
 
-    // Parks a send or reserve whose try found no room (and nothing ran since): senders are
-    // parked, or nobody waits to receive and the ring is full.
+    // Parks a send or reserve whose try (just now) found no room: senders are parked, or
+    // nobody waits to receive and the ring is full.
     void park_sender(send_waiter& w) noexcept { senders_waiting_.push_back(&w); }
 
     bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
@@ -264,6 +278,14 @@ public:
         return true;
     }
 
+    // A parked send or reserve whose frame goes without its wait ending (see local_waiter):
+    // cancel() and the work unit given back.
+    bool leave(send_waiter& w) noexcept {
+        if (!cancel(w)) return false;
+        w.release_work();
+        return true;
+    }
+
     // ---- receiving
 
     popped pop(std::optional<T>& out) noexcept {
@@ -281,7 +303,7 @@ public:
     // Closed, drained, and no permit can still send: a receive ends.
     bool ended() const noexcept { return closed_ && reserved_ == 0; }
 
-    // Parks a receive whose pop found nothing (and nothing ran since) on an open channel.
+    // Parks a receive whose pop (just now) found nothing, on a channel that has not ended.
     void park_receiver(receive_waiter& w) noexcept { receivers_waiting_.push_back(&w); }
 
     // (The awaiter's pop found nothing, and nothing ran since: no new pop here.)
@@ -324,6 +346,12 @@ public:
         if (!w.linked) return false;
         receivers_waiting_.erase(&w);
         w.cancelled = true;
+        return true;
+    }
+
+    bool leave(receive_waiter& w) noexcept {  // (as for a send)
+        if (!cancel(w)) return false;
+        w.release_work();
         return true;
     }
 
@@ -413,7 +441,8 @@ struct channel_state_of<T, channel_kind::local> {
 // (try at once, else arm the cancellation hook and park; transfer to the ready slot's task) and
 // keep its guarantees, leaner, because one thread runs everything: each awaiter is its own
 // waiter (no separate parking record), and a wait that did not complete in await_ready parks in
-// await_suspend without looking at the channel again (nothing can have run in between). Its
+// await_suspend after one more try, without a lock (only an awaiter adaptor can run code in
+// between; the try costs a few loads). Its
 // cancellation hook needs no lock (serial_hook), and whoever wakes the wait clears it
 // (local_waiter::wake), so that a wait that completes at once pays nothing for it. A frame
 // destroyed while parked (executor shutdown) leaves the queue, and its work unit goes with it.
@@ -427,7 +456,7 @@ public:
     local_receive_awaiter& operator=(const local_receive_awaiter&) = delete;
     ~local_receive_awaiter() {
         if (this->linked) [[unlikely]]
-            state_->cancel(*this);
+            state_->leave(*this);
     }
 
     bool await_ready() noexcept { return state_->pop(this->value) != channel_popped::empty; }
@@ -438,6 +467,9 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* const caller_context = caller.promise().context();
+        // Nothing ran since await_ready found the ring empty when the coroutine awaits this
+        // directly; an awaiter adaptor may run code in between, so one more look (two loads).
+        if (state_->pop(this->value) != channel_popped::empty) return transfer_to(caller);
         if (state_->ended()) return transfer_to(caller);  // closed and drained: the end
         if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
             this->cancelled = true;
@@ -477,7 +509,7 @@ public:
     local_send_awaiter& operator=(const local_send_awaiter&) = delete;
     ~local_send_awaiter() {
         if (this->linked) [[unlikely]]
-            state_->cancel(*this);
+            state_->leave(*this);
     }
 
     // Sends at once if there is room or a parked receiver, or fails at once if closed.
@@ -496,6 +528,7 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* const caller_context = caller.promise().context();
+        if (await_ready()) return transfer_to(caller);  // (as for a receive: one more look)
         if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
             this->error = send_failure::cancelled;
             return transfer_to(caller);

@@ -284,8 +284,9 @@ public:
     // has no cancellation slot. Its root says so before the tree starts (the start is posted
     // after it, or runs on this thread). The channel, oneshot and arena awaiters of such a tree
     // arm no cancellation hook, so they skip the hook lock twice per wait (joins, combinators
-    // and task groups still take it). request_cancel() must not be called for such a tree (no
-    // public operation reaches it: cancellation comes only through a join handle, a slot, a
+    // and task groups still take it; a local channel's send and receive, which take no lock,
+    // arm theirs anyway: it is never called). request_cancel() must not be called for such a tree
+    // (no public operation reaches it: cancellation comes only through a join handle, a slot, a
     // combinator or a task group, and their roots stay cancellable); debug builds assert it.
     void set_uncancellable() noexcept { cancellable_ = false; }
     bool cancellable() const noexcept { return cancellable_; }
@@ -549,13 +550,7 @@ class parked_work {
 public:
     parked_work() noexcept = default;
     parked_work(parked_work&& other) noexcept { take(other); }
-    parked_work& operator=(parked_work&& other) noexcept {
-        if (this != &other) {
-            reset();
-            take(other);
-        }
-        return *this;
-    }
+    parked_work& operator=(parked_work&&) = delete;
     ~parked_work() {
         if (unit_ != none) reset();
     }
@@ -564,10 +559,10 @@ public:
     // for the io_context, if any (see recycle), otherwise a new one.
     void acquire(const task_context& context) {
         ready_queue& queue = local_ready();
-        asio::io_context* const io = context.io_context_ptr();
-        if (queue.spare_work && io != nullptr && queue.running == io) {
+        // (A spare exists only while this thread runs an io_context: `running` is not null.)
+        if (queue.spare_work && context.io_context_ptr() == queue.running) {
             queue.spare_work = false;
-            unit_ = reinterpret_cast<std::uintptr_t>(io);
+            unit_ = reinterpret_cast<std::uintptr_t>(queue.running);
             return;
         }
         acquire_new(context);
@@ -596,6 +591,8 @@ public:
             queue.spare_work = true;
             return;
         }
+#else
+        (void)queue;
 #endif
         reset();
     }

@@ -885,3 +885,42 @@ TEST_CASE("a local channel used by tasks on a strand parks, wakes, and is abando
         keep = tx;
     }  // the resumption goes unrun: the task is abandoned (ASan checks the unit and the hook)
 }
+
+namespace {
+template <typename Sender, typename Receiver>
+task<std::size_t> receive_many_while_value_appears(Sender out, Receiver in, std::vector<int>& got) {
+    auto receiving = in.receive_many(got, 4);
+    auto put_one = [&out] { (void)out.try_send(9); };
+    co_return co_await split_awaiter<decltype(receiving), decltype(put_one)>{receiving, put_one};
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("receive_many awaited through an adaptor that acts in between", "[channel]",
+                   concurrent_kind, local_kind) {
+    auto [tx, rx] = make<TestType, int>(2);
+    std::vector<int> got;
+    CHECK(run(receive_many_while_value_appears(tx, rx, got)) == 1);  // before: parked, 9 queued
+    CHECK(got == std::vector<int>{9});
+}
+
+TEMPLATE_TEST_CASE("a parked wait whose wake cannot be queued is abandoned cleanly", "[channel]",
+                   concurrent_kind, local_kind) {
+    // The hand-off wakes the parked receive by posting its resumption; the post fails (out of
+    // memory), so the task is abandoned there and then, its frame destroyed inside the send:
+    // nothing may touch the waiter after that (ASan).
+    asio::io_context io(1);
+    auto fail_next_work = std::make_shared<bool>(false);
+    auto fail_next_execute = std::make_shared<bool>(false);
+    asyncpat_test::failing_work_executor ex(io.get_executor(), fail_next_work, fail_next_execute);
+    auto [tx, rx] = make<TestType, int>(1);
+    auto receive_one = [](rx_t<TestType, int> in) -> task<void> { (void)co_await in.receive(); };
+    auto handle = asyncpat::spawn(ex, receive_one, rx);
+    io.poll();  // parked
+    *fail_next_execute = true;
+    std::error_code const sent = tx.try_send(1);  // handed over; the wake's post fails
+    CHECK_FALSE(sent);
+    CHECK_FALSE(*fail_next_execute);  // the post was tried (and failed)
+    CHECK(handle.is_finished());      // abandoned
+    std::error_code ec;
+    CHECK(rx.try_receive(ec) == std::nullopt);  // the value went with the abandoned frame
+}

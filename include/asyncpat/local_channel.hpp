@@ -78,10 +78,11 @@ private:
 // the link flag is set when it is made. The work unit exists only while the waiter is parked:
 // park() makes it, and it goes with the wake (to the ready slot's spare or the posted
 // resumption) or, for a waiter that leaves the queue without being woken (its frame destroyed
-// while parked), with local_channel_state::leave().
+// while parked), with local_channel_state::leave(). (Such a frame's cancellation hook is the
+// owner's to drop: a tree's frames are destroyed only after task_context::disarm().)
 struct local_waiter {
     local_waiter() noexcept {}  // (the rest is set by park() and the list)
-    ~local_waiter() {}          // (the work unit is never alive here: see above)
+    ~local_waiter() {}  // (the work unit holds nothing by now, if it was ever made: see above)
     local_waiter(const local_waiter&) = delete;
     local_waiter& operator=(const local_waiter&) = delete;
 
@@ -126,11 +127,13 @@ struct local_waiter {
     // cancellation hook (this wait's, if armed) goes first: a local channel's awaiters arm it
     // without a lock (serial_hook) and leave the clearing to whoever wakes them, on this same
     // thread, before the task can run or arm another.
+    // The unit goes with the wake, which leaves `work` holding none and never destroyed (the
+    // next park() makes a new one in its place): the wake may have destroyed the frame this
+    // waiter lives in already (a resumption that could not be queued abandons the tree).
     void wake() noexcept {
         context->clear_hook_serial();
         detail::wake(std::coroutine_handle<>::from_address(handle_address), *context,
                      std::move(work));
-        work.~parked_work();
     }
 
     // Gives the work unit back (a parked waiter that leaves without being woken).
@@ -306,9 +309,11 @@ public:
     // Parks a receive whose pop (just now) found nothing, on a channel that has not ended.
     void park_receiver(receive_waiter& w) noexcept { receivers_waiting_.push_back(&w); }
 
-    // (The awaiter's pop found nothing, and nothing ran since: no new pop here.)
+    // For the generic awaiter (receive_many): takes a value if one is queued now (an awaiter
+    // adaptor may have acted since the awaiter's try), else ends, or parks.
     [[gnu::always_inline]] bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h,
                                                 task_context* context) {
+        if (pop(w.value) != popped::empty) return true;
         if (closed_ && reserved_ == 0) return true;  // closed and drained: the end
         if (context->cancel_requested()) {
             w.cancelled = true;

@@ -308,7 +308,8 @@ public:
     // with clear_hook() when the wait ends. An awaiter whose tree runs on an executor that runs
     // one handler at a time on one thread (a local channel's users, see local_channel.hpp) may
     // set it without the lock and clear it with clear_hook_serial(): the emission is dispatched
-    // to that executor, so it cannot run while the awaiter arms or clears its hook.
+    // to that executor, so it cannot run while the awaiter arms or clears its hook. (A local
+    // channel's waits leave the clearing to whoever wakes them, on that thread: local_waiter.)
     using hook_function = void (*)(void* awaiter, asio::cancellation_type type);
     void set_hook(hook_function function, void* awaiter) noexcept {
         hook_ = function;

@@ -80,16 +80,20 @@ private:
 // resumption) or, for a waiter that leaves the queue without being woken (its frame destroyed
 // while parked), with local_channel_state::leave(). (Such a frame's cancellation hook is the
 // owner's to drop: a tree's frames are destroyed only after task_context::disarm().)
-struct local_waiter {
-    local_waiter() noexcept {}  // (the rest is set by park() and the list)
+// The links of a local_waiter_queue: its nodes and its head.
+struct local_waiter_links {
+    local_waiter_links* next;
+    local_waiter_links* prev;
+};
+
+struct local_waiter : local_waiter_links {
+    local_waiter() noexcept {}  // (the rest is set by park() and the queue)
     ~local_waiter() {}  // (the work unit holds nothing by now, if it was ever made: see above)
     local_waiter(const local_waiter&) = delete;
     local_waiter& operator=(const local_waiter&) = delete;
 
     void* handle_address;  // the parked coroutine (an address: a handle would be zeroed first)
     task_context* context;
-    local_waiter* next;
-    local_waiter* prev;
     union {
         parked_work work;  // alive from park() until wake() or release_work()
     };
@@ -151,6 +155,45 @@ struct local_send_waiter : local_waiter {
     local_send_waiter() noexcept {}  // (as above)
     T* value = nullptr;              // the value to send, in the waiting frame; null for reserve()
     send_failure error = send_failure::none;
+};
+
+// The parked waiters of one side of a local channel, first come first served: a circular list
+// through the waiters' links around a head inside the queue (so the queue never moves), which
+// links and unlinks without a branch on emptiness.
+template <typename Waiter>
+class local_waiter_queue {
+public:
+    local_waiter_queue() noexcept : head_{&head_, &head_} {}
+    local_waiter_queue(const local_waiter_queue&) = delete;
+    local_waiter_queue& operator=(const local_waiter_queue&) = delete;
+
+    bool empty() const noexcept { return head_.next == &head_; }
+    Waiter* front() const noexcept { return empty() ? nullptr : static_cast<Waiter*>(head_.next); }
+    void push_back(Waiter* w) noexcept {
+        local_waiter_links* const last = head_.prev;
+        w->next = &head_;
+        w->prev = last;
+        last->next = w;
+        head_.prev = w;
+        w->linked = true;
+    }
+    Waiter* pop_front() noexcept {
+        local_waiter_links* const first = head_.next;
+        if (first == &head_) return nullptr;
+        head_.next = first->next;
+        first->next->prev = &head_;
+        auto* const w = static_cast<Waiter*>(first);
+        w->linked = false;
+        return w;
+    }
+    void erase(Waiter* w) noexcept {
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        w->linked = false;
+    }
+
+private:
+    local_waiter_links head_;
 };
 
 // The shared state of a local channel: a ring of `capacity` values (its storage rounded up to
@@ -426,8 +469,8 @@ private:
     std::uint64_t const mask_;
     std::unique_ptr<cell[]> cells_;
     std::size_t reserved_ = 0;
-    waiter_list<send_waiter> senders_waiting_;
-    waiter_list<receive_waiter> receivers_waiting_;
+    local_waiter_queue<send_waiter> senders_waiting_;
+    local_waiter_queue<receive_waiter> receivers_waiting_;
     bool closed_ = false;
     bool no_receivers_ = false;
     std::size_t senders_ = 0;

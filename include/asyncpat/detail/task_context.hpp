@@ -549,7 +549,7 @@ inline bool start_here(std::coroutine_handle<> task, task_context& context) noex
 // meanwhile. On an io_context it is a counter increment, not a type-erased work guard.
 class parked_work {
 public:
-    parked_work() noexcept = default;
+    parked_work() noexcept {}  // (user-provided: making one sets unit_ alone, zeroes no storage)
     parked_work(parked_work&& other) noexcept { take(other); }
     parked_work& operator=(parked_work&&) = delete;
     ~parked_work() {

@@ -494,6 +494,14 @@ struct channel_state_of<T, channel_kind::local> {
 // cancellation hook needs no lock (serial_hook), and whoever wakes the wait clears it
 // (local_waiter::wake), so that a wait that completes at once pays nothing for it. A frame
 // destroyed while parked (executor shutdown) leaves the queue, and its work unit goes with it.
+// The task context of the coroutine that awaits a local channel's operation.
+template <typename Promise>
+task_context* awaiting_context(std::coroutine_handle<Promise> caller) noexcept {
+    static_assert(context_promise<Promise>,
+                  "channel operations can only be awaited inside asyncpat coroutines");
+    return caller.promise().context();
+}
+
 template <typename T>
 class local_receive_awaiter : local_receive_waiter<T> {
     using state_type = local_channel_state<T>;
@@ -512,9 +520,7 @@ public:
     template <typename Promise>
     [[gnu::always_inline]] std::coroutine_handle<> await_suspend(
         std::coroutine_handle<Promise> caller) {
-        static_assert(context_promise<Promise>,
-                      "channel operations can only be awaited inside asyncpat coroutines");
-        task_context* const caller_context = caller.promise().context();
+        task_context* const caller_context = awaiting_context(caller);
         // Nothing ran since await_ready found the ring empty when the coroutine awaits this
         // directly; an awaiter adaptor may run code in between, so one more look (two loads).
         if (state_->pop(this->value) != channel_popped::empty) return transfer_to(caller);
@@ -573,9 +579,7 @@ public:
     template <typename Promise>
     [[gnu::always_inline]] std::coroutine_handle<> await_suspend(
         std::coroutine_handle<Promise> caller) {
-        static_assert(context_promise<Promise>,
-                      "channel operations can only be awaited inside asyncpat coroutines");
-        task_context* const caller_context = caller.promise().context();
+        task_context* const caller_context = awaiting_context(caller);
         if (await_ready()) return transfer_to(caller);  // (as for a receive: one more look)
         if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
             this->error = send_failure::cancelled;

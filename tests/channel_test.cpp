@@ -924,3 +924,56 @@ TEMPLATE_TEST_CASE("a parked wait whose wake cannot be queued is abandoned clean
     std::error_code ec;
     CHECK(rx.try_receive(ec) == std::nullopt);  // the value went with the abandoned frame
 }
+
+TEMPLATE_TEST_CASE(
+    "after a parked send is cancelled or admitted: try_send sees the channel as it is", "[channel]",
+    concurrent_kind, local_kind) {
+    asio::io_context io(1);
+    auto [tx, rx] = make<TestType, int>(1);
+    (void)tx.try_send(1);  // full
+    auto send_one = [](tx_t<TestType, int> out, int v) -> task<void> { co_await out.send(v); };
+    auto cancelled = asyncpat::spawn(io, send_one, tx, 2);
+    io.poll();  // parked
+    cancelled.abort();
+    io.poll();  // cancelled: no sender is parked any more
+    CHECK(cancelled.is_finished());
+    std::error_code ec;
+    CHECK(rx.try_receive(ec) == std::optional<int>(1));
+    CHECK_FALSE(tx.try_send(3));  // room, and nobody parked ahead
+    auto admitted = asyncpat::spawn(io, send_one, tx, 4);
+    io.restart();  // (the io_context ran out of work when the cancelled send ended)
+    io.poll();     // parked behind 3
+    CHECK(rx.try_receive(ec) == std::optional<int>(3));  // admits 4
+    io.poll();
+    CHECK(admitted.is_finished());
+    CHECK(rx.try_receive(ec) == std::optional<int>(4));
+    CHECK_FALSE(tx.try_send(5));  // nobody parked: not blocked
+    CHECK(rx.try_receive(ec) == std::optional<int>(5));
+}
+
+TEMPLATE_TEST_CASE(
+    "a parked reserve cancelled while a permit holds the room: try_send reaches "
+    "the parked receiver",
+    "[channel]", concurrent_kind, local_kind) {
+    asio::io_context io(1);
+    auto [tx, rx] = make<TestType, int>(1);
+    std::error_code ec;
+    auto held = tx.try_reserve(ec);  // the only slot
+    REQUIRE(held);
+    auto receive_one = [](rx_t<TestType, int> in) -> task<int> {
+        co_return *co_await in.receive();
+    };
+    auto reserve_one = [](tx_t<TestType, int> out) -> task<void> { (void)co_await out.reserve(); };
+    auto receiving = asyncpat::spawn(io, receive_one, rx);
+    auto reserving = asyncpat::spawn(io, reserve_one, tx);
+    io.poll();  // both parked: the receive on an empty channel, the reserve for the held slot
+    reserving.abort();
+    io.poll();
+    CHECK(reserving.is_finished());
+    CHECK_FALSE(tx.try_send(3));  // nobody parked ahead any more: handed to the parked receive
+    io.restart();
+    io.poll();
+    REQUIRE(receiving.is_finished());
+    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
+    CHECK(asyncpat::sync_wait(io, join(receiving)) == 3);
+}

@@ -254,6 +254,7 @@ public:
 
     void close() noexcept {
         closed_ = true;
+        sends_blocked_ = true;
         while (send_waiter* s = senders_waiting_.pop_front()) {
             s->error = send_failure::closed;
             s->wake();
@@ -272,14 +273,17 @@ public:
     // Inline, hand-off to a parked receiver included: a send is a handful of loads and stores
     // in the sending coroutine.
     [[gnu::always_inline]] try_result try_send(T& value) noexcept {
-        if (closed_ || !senders_waiting_.empty()) [[unlikely]]  // no barging past parked senders
+        if (sends_blocked_) [[unlikely]]  // closed, or senders parked (no barging past them)
             return closed_ ? try_result::closed : try_result::full;
         return deliver(value) ? try_result::sent : try_result::full;
     }
 
     // Parks a send or reserve whose try (just now) found no room: senders are parked, or
     // nobody waits to receive and the ring is full.
-    void park_sender(send_waiter& w) noexcept { senders_waiting_.push_back(&w); }
+    void park_sender(send_waiter& w) noexcept {
+        senders_waiting_.push_back(&w);
+        sends_blocked_ = true;
+    }
 
     bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
         if (closed_) {
@@ -293,6 +297,7 @@ public:
         }
         w.park(h, context);
         senders_waiting_.push_back(&w);
+        sends_blocked_ = true;
         return false;
     }
 
@@ -320,6 +325,7 @@ public:
     bool cancel(send_waiter& w) noexcept {
         if (!w.linked) return false;
         senders_waiting_.erase(&w);
+        sends_blocked_ = closed_ || !senders_waiting_.empty();
         w.error = send_failure::cancelled;
         return true;
     }
@@ -340,7 +346,7 @@ public:
         out.emplace(std::move(*slot));
         slot->~T();
         ++head_;
-        if (!senders_waiting_.empty()) admit_senders();
+        if (sends_blocked_) admit_senders();  // (senders parked, or closed: then a no-op)
         return popped::value;
     }
 
@@ -447,6 +453,7 @@ private:
             senders_waiting_.pop_front();
             s->wake();
         }
+        sends_blocked_ = closed_ || !senders_waiting_.empty();
     }
 
     void end_receivers_if_done() noexcept {
@@ -472,6 +479,7 @@ private:
     local_waiter_queue<send_waiter> senders_waiting_;
     local_waiter_queue<receive_waiter> receivers_waiting_;
     bool closed_ = false;
+    bool sends_blocked_ = false;  // closed_ || !senders_waiting_.empty(), for try_send's one test
     bool no_receivers_ = false;
     std::size_t senders_ = 0;
     std::size_t receivers_ = 0;

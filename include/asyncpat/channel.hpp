@@ -401,10 +401,12 @@ public:
         end_receivers_if_done_locked(ready);
     }
 
-    // A parked send or reserve whose frame goes without its wait ending: as cancel() (its
-    // work unit goes with the waiter).
-    bool leave(send_waiter& w) noexcept { return cancel(w); }
-    bool leave(receive_waiter& w) noexcept { return cancel(w); }
+    // A parked operation whose frame goes without its wait ending: as cancel() (its work unit
+    // goes with the waiter).
+    template <typename Waiter>
+    bool leave(Waiter& w) noexcept {
+        return cancel(w);
+    }
 
     // A parked send or reserve was cancelled: true if it was still waiting (now removed).
     bool cancel(send_waiter& w) noexcept {

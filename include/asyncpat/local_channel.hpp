@@ -71,6 +71,12 @@ private:
     mutable void const* owner_ = &unclaimed_owner;
 };
 
+// The links of a local_waiter_queue: its nodes and its head.
+struct local_waiter_links {
+    local_waiter_links* next;
+    local_waiter_links* prev;
+};
+
 // A parked operation of a local channel: its coroutine, its tree's context and one unit of
 // outstanding work on that executor while it is parked, as channel_waiter, but built for the
 // local channel's own awaiters, which are their waiters (local_receive_awaiter,
@@ -80,12 +86,6 @@ private:
 // resumption) or, for a waiter that leaves the queue without being woken (its frame destroyed
 // while parked), with local_channel_state::leave(). (Such a frame's cancellation hook is the
 // owner's to drop: a tree's frames are destroyed only after task_context::disarm().)
-// The links of a local_waiter_queue: its nodes and its head.
-struct local_waiter_links {
-    local_waiter_links* next;
-    local_waiter_links* prev;
-};
-
 struct local_waiter : local_waiter_links {
     local_waiter() noexcept {}  // (the rest is set by park() and the queue)
     ~local_waiter() {}  // (the work unit holds nothing by now, if it was ever made: see above)
@@ -296,8 +296,7 @@ public:
             return true;
         }
         w.park(h, context);
-        senders_waiting_.push_back(&w);
-        sends_blocked_ = true;
+        park_sender(w);
         return false;
     }
 
@@ -325,18 +324,15 @@ public:
     bool cancel(send_waiter& w) noexcept {
         if (!w.linked) return false;
         senders_waiting_.erase(&w);
-        sends_blocked_ = closed_ || !senders_waiting_.empty();
+        update_sends_blocked();
         w.error = send_failure::cancelled;
         return true;
     }
 
-    // A parked send or reserve whose frame goes without its wait ending (see local_waiter):
-    // cancel() and the work unit given back.
-    bool leave(send_waiter& w) noexcept {
-        if (!cancel(w)) return false;
-        w.release_work();
-        return true;
-    }
+    // A parked send, reserve or receive whose frame goes without its wait ending (see
+    // local_waiter): cancel() and the work unit given back.
+    bool leave(send_waiter& w) noexcept { return cancel_and_release(w); }
+    bool leave(receive_waiter& w) noexcept { return cancel_and_release(w); }
 
     // ---- receiving
 
@@ -369,7 +365,7 @@ public:
             return true;
         }
         w.park(h, context);
-        receivers_waiting_.push_back(&w);
+        park_receiver(w);
         return false;
     }
 
@@ -400,12 +396,6 @@ public:
         if (!w.linked) return false;
         receivers_waiting_.erase(&w);
         w.cancelled = true;
-        return true;
-    }
-
-    bool leave(receive_waiter& w) noexcept {  // (as for a send)
-        if (!cancel(w)) return false;
-        w.release_work();
         return true;
     }
 
@@ -453,8 +443,17 @@ private:
             senders_waiting_.pop_front();
             s->wake();
         }
-        sends_blocked_ = closed_ || !senders_waiting_.empty();
+        update_sends_blocked();
     }
+
+    template <typename Waiter>
+    bool cancel_and_release(Waiter& w) noexcept {
+        if (!cancel(w)) return false;
+        w.release_work();
+        return true;
+    }
+
+    void update_sends_blocked() noexcept { sends_blocked_ = closed_ || !senders_waiting_.empty(); }
 
     void end_receivers_if_done() noexcept {
         if (!closed_ || reserved_ != 0) return;
@@ -493,15 +492,6 @@ struct channel_state_of<T, channel_kind::local> {
     using type = local_channel_state<T>;
 };
 
-// The awaiters of a local channel's send() and receive(). They follow channel_awaiter's protocol
-// (try at once, else arm the cancellation hook and park; transfer to the ready slot's task) and
-// keep its guarantees, leaner, because one thread runs everything: each awaiter is its own
-// waiter (no separate parking record), and a wait that did not complete in await_ready parks in
-// await_suspend after one more try, without a lock (only an awaiter adaptor can run code in
-// between; the try costs a few loads). Its
-// cancellation hook needs no lock (serial_hook), and whoever wakes the wait clears it
-// (local_waiter::wake), so that a wait that completes at once pays nothing for it. A frame
-// destroyed while parked (executor shutdown) leaves the queue, and its work unit goes with it.
 // The task context of the coroutine that awaits a local channel's operation.
 template <typename Promise>
 task_context* awaiting_context(std::coroutine_handle<Promise> caller) noexcept {
@@ -509,6 +499,16 @@ task_context* awaiting_context(std::coroutine_handle<Promise> caller) noexcept {
                   "channel operations can only be awaited inside asyncpat coroutines");
     return caller.promise().context();
 }
+
+// The awaiters of a local channel's send() and receive(). They follow channel_awaiter's protocol
+// (try at once, else arm the cancellation hook and park; transfer to the ready slot's task) and
+// keep its guarantees, leaner, because one thread runs everything: each awaiter is its own
+// waiter (no separate parking record), and a wait that did not complete in await_ready parks in
+// await_suspend after one more try, without a lock (only an awaiter adaptor can run code in
+// between; the try costs a few loads). Its cancellation hook needs no lock (serial_hook), and
+// whoever wakes the wait clears it (local_waiter::wake), so that a wait that completes at once
+// pays nothing for it. A frame destroyed while parked (executor shutdown) leaves the queue, and
+// its work unit goes with it.
 
 template <typename T>
 class local_receive_awaiter : local_receive_waiter<T> {

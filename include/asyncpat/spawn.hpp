@@ -138,11 +138,6 @@ public:
         return on_complete();
     }
 
-    std::coroutine_handle<> complete_cancelled_start() noexcept final {
-        task_.handle().promise().outcome().set_exception(cancelled_before_start());
-        return complete();
-    }
-
 protected:
     template <typename Executor>
     task_root(Executor&& ex, std::uint32_t refs)
@@ -175,27 +170,14 @@ protected:
     }
 
 private:
-    static std::exception_ptr cancelled_before_start() noexcept {
-        try {
-            return std::make_exception_ptr(std::system_error(asio::error::operation_aborted));
-        } catch (...) {  // out of memory while making it
-            return std::current_exception();
-        }
-    }
-
     void bind(task<T> work) {
         task_ = std::move(work);
         task_.handle().promise().bind(nullptr, &context_);
     }
 
-    void run() {
-        if (context_.cancel_requested()) {
-            // Cancelled before it started: complete with the cancellation, never run the body.
-            detail::resume(complete_cancelled_start());  // may free this root: nothing after
-        } else {
-            detail::run_handler(task_.handle(), context_);
-        }
-    }
+    // (A tree cancelled before its start completes with the cancellation without running the
+    // body: see task_promise_base::initial_awaiter.)
+    void run() { detail::run_handler(task_.handle(), context_); }
 
     struct starter {
         task_root* root;

@@ -41,7 +41,21 @@ namespace detail {
 // await_suspend (the pattern of GCC PR 121961; checked clean with g++ 12 under ASan).
 class task_promise_base : public frame_allocated {
 public:
-    std::suspend_always initial_suspend() const noexcept { return {}; }
+    // Every task starts suspended. When the outermost task of a tree starts (a root resumes it:
+    // posted, inline, or from this thread's ready slot) after its tree was cancelled, it fails
+    // with operation_aborted before its body runs: the exception goes to unhandled_exception(),
+    // as the language specifies for an initial await_resume, and the task completes with it.
+    // (One check at the start, instead of one at every hand-off through the ready slot.)
+    struct initial_awaiter {
+        task_promise_base& promise;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(std::coroutine_handle<>) const noexcept {}
+        void await_resume() const {
+            if (!promise.continuation_ && promise.context_->cancel_requested()) [[unlikely]]
+                throw_cancelled_before_start();
+        }
+    };
+    initial_awaiter initial_suspend() noexcept { return {*this}; }
 
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
@@ -50,8 +64,12 @@ public:
             task_promise_base& promise = self.promise();
             if (promise.continuation_) return transfer_to(promise.continuation_);
             // The outermost task: its root may destroy this frame inside complete(), so nothing
-            // here may touch the frame after the call.
-            return promise.context_->root().complete();
+            // here may touch the frame after the call. When the completion resumes nobody, the
+            // task this thread's ready slot holds runs next (as after any other suspension),
+            // not the scheduler's next handler.
+            std::coroutine_handle<> const next = promise.context_->root().complete();
+            if (next == std::noop_coroutine()) return next_ready();
+            return next;
         }
         void await_resume() const noexcept {}
     };
@@ -66,6 +84,10 @@ public:
     }
 
 private:
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_cancelled_before_start() {
+        throw std::system_error(asio::error::operation_aborted);
+    }
+
     std::coroutine_handle<> continuation_;
     task_context* context_ = nullptr;
 };

@@ -170,11 +170,6 @@ public:
     // Returns the coroutine to transfer to next (noop_coroutine() for none).
     virtual std::coroutine_handle<> complete() noexcept = 0;
 
-    // The tree was cancelled before its start ran (posted, or waiting in a ready slot, see
-    // start_here): completes it with the cancellation, without running its body. Returns what
-    // complete() returns; the root may be gone after the call.
-    virtual std::coroutine_handle<> complete_cancelled_start() noexcept = 0;
-
 protected:
     explicit root_base(std::uint32_t refs) noexcept : refs_(refs) {}
     ~root_base() = default;
@@ -238,6 +233,8 @@ public:
             }
         }
         io_context_ = io_ ? &io_->context() : nullptr;
+        ready_key_ =
+            io_context_ ? static_cast<void const*>(io_context_) : static_cast<void const*>(this);
     }
     task_context(const task_context&) = delete;
     task_context& operator=(const task_context&) = delete;
@@ -251,6 +248,10 @@ public:
     // The io_context when the tree runs on a plain io_context executor (the common case), else
     // null.
     asio::io_context* io_context_ptr() const noexcept { return io_context_; }
+    // What a thread's ready queue compares with the io_context it runs (see ready_slot_accepts):
+    // the io_context, or for a tree on another executor an address that is no io_context's (the
+    // context's own). Never null, so one comparison also rejects "no io_context running".
+    void const* ready_key() const noexcept { return ready_key_; }
     root_base& root() const noexcept { return *root_; }
 
     // True when the calling thread runs handlers of this tree's executor.
@@ -406,6 +407,7 @@ private:
     std::optional<asio::any_io_executor> executor_;
     std::optional<asio::io_context::executor_type> io_;
     asio::io_context* io_context_;  // and its context
+    void const* ready_key_;
     root_base* root_;
     asio::cancellation_signal signal_;
     hook_function hook_ = nullptr;
@@ -458,8 +460,7 @@ struct ready_queue {
     asio::io_context* running = nullptr;  // the io_context whose handler run_handler() runs here
     std::coroutine_handle<> next;         // a woken task to run next on this thread
     task_context* next_context = nullptr;
-    bool next_is_start = false;  // `next` is a spawned tree's outermost task, not yet started
-    unsigned handoffs = 0;       // hand-offs made during the current handler
+    unsigned handoffs = 0;  // hand-offs made during the current handler
     // One unit of outstanding work on `running`, left by a task woken through the ready slot,
     // for the next task that parks here: in ping-pong, every park reuses the unit of the last
     // wake instead of two atomic updates of the scheduler's count.
@@ -471,30 +472,15 @@ inline ready_queue& local_ready() noexcept {
 }
 inline constexpr unsigned handoff_budget = ASYNCPAT_HANDOFF_BUDGET;
 
-// If the ready slot holds a spawned tree that waits to start and was cancelled meanwhile, takes
-// it out and completes it without running its body; returns what its completion returns (the
-// coroutine to run next, perhaps noop_coroutine()). Otherwise returns null and leaves the slot.
-inline std::coroutine_handle<> complete_cancelled_start(ready_queue& queue) noexcept {
-    if (!queue.next_is_start) return nullptr;  // (the common case: a test, no store)
-    queue.next_is_start = false;
-    if (!queue.next_context->cancel_requested()) return nullptr;
-    queue.next = nullptr;
-    return queue.next_context->root().complete_cancelled_start();
-}
-
 // Runs `first`, then every task that asyncpat woke onto this thread's ready slot meanwhile, as
 // one handler of `context`'s executor. Nested handlers (an inline dispatch, a nested run())
 // keep their own slot.
 inline void run_handler(std::coroutine_handle<> first, task_context& context) noexcept {
     ready_queue& queue = local_ready();
     ready_queue const saved = queue;
-    queue = ready_queue{context.io_context_ptr(), nullptr, nullptr, false, 0, false};
+    queue = ready_queue{context.io_context_ptr(), nullptr, nullptr, 0, false};
     resume(first);
     while (queue.next) {
-        if (std::coroutine_handle<> const completion = complete_cancelled_start(queue)) {
-            resume(completion);
-            continue;
-        }
         std::coroutine_handle<> const next = std::exchange(queue.next, nullptr);
         task_context* const next_context = queue.next_context;
         if (++queue.handoffs <= handoff_budget) {
@@ -519,16 +505,13 @@ inline std::coroutine_handle<> next_ready() noexcept {
     ready_queue& queue = local_ready();
     if (!queue.next) return std::noop_coroutine();
     ++queue.handoffs;
-    if (std::coroutine_handle<> const completion = complete_cancelled_start(queue))
-        return transfer_to(completion);
     return transfer_to(std::exchange(queue.next, nullptr));
 }
 
 // Whether a task of `context` woken (or started) now may go into this thread's ready slot:
 // this thread runs a handler of the same io_context, the slot is free, and the budget allows.
 inline bool ready_slot_accepts(ready_queue& queue, const task_context& context) noexcept {
-    return queue.running != nullptr && queue.running == context.io_context_ptr() && !queue.next &&
-           queue.handoffs < handoff_budget;
+    return queue.running == context.ready_key() && !queue.next && queue.handoffs < handoff_budget;
 }
 
 // Starts a new tree's outermost task through this thread's ready slot, if it accepts it (see
@@ -540,7 +523,6 @@ inline bool start_here(std::coroutine_handle<> task, task_context& context) noex
     if (!ready_slot_accepts(queue, context)) return false;
     queue.next = task;
     queue.next_context = &context;
-    queue.next_is_start = true;
     return true;
 }
 

@@ -80,9 +80,9 @@ class permit;
 
 namespace detail {
 
-// A parked operation's way back: its coroutine, its tree's context, and one unit of outstanding
-// work on that executor while it is parked (so an io_context does not run out of work while a
-// receive waits for a sender on another thread).
+// A parked operation's way back: its coroutine and its tree's context. (Parking makes the tree
+// hold a unit of work on its executor, task_context::hold_work, so an io_context does not run
+// out of work while a receive waits for a sender on another thread.)
 struct channel_waiter {
     // User-provided, so that value-initialisation (optional::emplace()) does not zero the whole
     // object first: a parking operation pays only for the members below.
@@ -93,17 +93,15 @@ struct channel_waiter {
     channel_waiter* next = nullptr;
     channel_waiter* prev = nullptr;
     channel_waiter* ready_next = nullptr;  // the list of waiters to wake after unlocking
-    parked_work work;
     bool linked = false;
 
-    void park(std::coroutine_handle<> h, task_context* c) {
-        work.acquire(*c);
+    void park(std::coroutine_handle<> h, task_context* c) noexcept {
         handle = h;
         context = c;
     }
 
     // Resumes the waiter; after this its frame may be gone at any moment.
-    void wake() noexcept { detail::wake(handle, *context, std::move(work)); }
+    void wake() noexcept { detail::wake(handle, *context); }
 };
 
 // Why a send or reserve failed (kept as a byte in the waiter, not a std::error_code, whose
@@ -358,12 +356,7 @@ public:
             update_waiting_flags_locked();
             return true;
         }
-        try {
-            w.park(h, context);
-        } catch (...) {  // out of memory: not parked, and the flags set above must not stay
-            update_waiting_flags_locked();
-            throw;
-        }
+        w.park(h, context);
         senders_waiting_.push_back(&w);
         return false;
     }
@@ -484,8 +477,6 @@ public:
                                                std::memory_order_acq_rel)) {
                 continue;  // a send claimed a cell meanwhile
             }
-            // If this throws (out of memory), the flag set above stays: harmless, a send clears
-            // it when it finds nobody waiting (deliver_locked).
             w.park(h, context);
             receivers_waiting_.push_back(&w);
             return false;
@@ -895,6 +886,9 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
+        // The tree's unit of work, for while it may be parked: may throw (out of memory making
+        // a work-tracking executor), before anything is armed or parked.
+        context->hold_work();
         waiter();  // before the hook, which may use it
         if (!arm_hook<State::serial_hook>(context, &on_cancel, this)) {
             static_cast<Derived*>(this)->cancelled_early();
@@ -902,19 +896,8 @@ public:
         }
         armed_ = armed_context(context);
         parked_ = true;
-        bool parked;
-        try {
-            parked = static_cast<Derived*>(this)->start(caller, context);
-        } catch (...) {
-            // Parking failed (out of memory taking the executor's work unit) before the waiter
-            // was queued: the exception goes to the awaiting coroutine, and the hook must not
-            // outlive this awaiter.
-            parked_ = false;
-            if (armed_) disarm_hook<State::serial_hook>(std::exchange(armed_, nullptr));
-            throw;
-        }
         // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (parked) return next_ready();
+        if (static_cast<Derived*>(this)->start(caller, context)) return next_ready();
         parked_ = false;
         return transfer_to(caller);
     }

@@ -346,8 +346,33 @@ TEST_CASE("a parked receive keeps its io_context running", "[channel]") {
     producer.join();
 }
 
+TEMPLATE_TEST_CASE("a task tree that parked gives its unit of work back when it ends", "[channel]",
+                   concurrent_kind, local_kind) {
+    // The tree holds one unit of work from its first park until it completes: while it waits,
+    // the io_context does not run out of work; once it is done, run() returns (it would never
+    // return if the unit stayed held).
+    asio::io_context io(1);
+    auto [tx, rx] = make<TestType, int>(1);
+    int got = 0;
+    auto receive_twice = [](rx_t<TestType, int> in, int* out) -> task<void> {
+        *out = *co_await in.receive();
+        *out += *co_await in.receive();
+    };
+    auto handle = asyncpat::spawn(io, receive_twice, std::move(rx), &got);
+    io.poll();                  // parked
+    CHECK_FALSE(io.stopped());  // the parked tree's unit: poll() did not run out of work
+    CHECK_FALSE(tx.try_send(1));
+    io.poll();  // parked again
+    CHECK_FALSE(io.stopped());
+    CHECK_FALSE(tx.try_send(2));
+    io.run_for(10s);  // returns at once: the tree completed and gave its unit back
+    CHECK(handle.is_finished());
+    CHECK(got == 3);
+    CHECK(io.stopped());
+}
+
 namespace {
-// Waits that cannot park: taking the executor's work unit throws (out of memory). Each is its
+// Waits that cannot park: making the tree's unit of work throws (out of memory). Each is its
 // own task, so its frame (and the awaiter in it) is gone when the exception has arrived.
 template <typename Receiver>
 task<void> receive_failing_to_park(Receiver& rx, bool& fail_next_work) {

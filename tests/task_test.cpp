@@ -4,6 +4,7 @@
 #include <asyncpat/task.hpp>
 
 #include <asyncpat/combinators.hpp>
+#include <asyncpat/local_channel.hpp>
 #include <asyncpat/task_group.hpp>
 
 #include "support/alloc_counter.hpp"
@@ -437,6 +438,46 @@ TEST_CASE("abort of a task spawned from inside a task, before it ran", "[task][s
     bool ran = false;
     CHECK(asyncpat::sync_wait(io, spawn_then_abort_inside(&ran)) == 1);
     CHECK_FALSE(ran);
+}
+
+namespace {
+// Finishes `depth` nested awaits deep in the stack (what a deferred transfer of the GCC
+// symmetric-transfer workaround needs, see config.hpp), after waking a parked task into this
+// thread's ready slot: its root's completion resumes the joiner and the slot holds a task.
+task<int> wake_then_finish(asyncpat::local_sender<int> tx, int depth) {
+    for (int i = 0; i < depth; ++i) co_await nothing();
+    (void)tx.try_send(1);
+    co_return 1;
+}
+
+task<void> receive_one(asyncpat::local_receiver<int> rx) {
+    (void)co_await rx.receive();
+}
+
+task<int> join_a_task_that_finishes_deep(int depth) {
+    auto [tx, rx] = asyncpat::make_local_channel<int>(1);
+    auto ex = co_await asyncpat::this_task::executor;
+    auto parked = asyncpat::spawn(ex, receive_one, std::move(rx));
+    co_await asyncpat::this_task::yield();  // the receive parks
+    auto deep = asyncpat::spawn(ex, wake_then_finish, std::move(tx), depth);
+    int const v = co_await deep;
+    co_await parked;
+    co_return v;
+}
+}  // namespace
+
+TEST_CASE("a joiner resumed by a completion while the ready slot holds a task is not lost",
+          "[task][spawn]") {
+    // Whatever the stack depth at the completion: under the GCC workaround, a transfer to the
+    // joiner may be deferred (noop_coroutine() returned), and the final suspension must not
+    // take that for "nobody to resume" and run the ready slot's task instead.
+    for (int depth = 0; depth < 300; depth += 3) {
+        asio::io_context io(1);
+        auto handle = asyncpat::spawn(io, join_a_task_that_finishes_deep(depth));
+        io.run_for(10s);
+        INFO("depth " << depth);
+        REQUIRE(handle.is_finished());
+    }
 }
 
 TEST_CASE("many tasks spawned from inside a task all run once", "[task][spawn]") {

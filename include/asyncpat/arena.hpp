@@ -331,8 +331,8 @@ public:
 
     // ---- waiting allocs (the slow path; the caller owns the state meanwhile)
 
-    // Parks `w` (its tree holding its unit of work already) unless a slot is free after all (taken into
-    // w.value), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
+    // Parks `w` (its tree holding its unit of work already) unless a slot is free after all (taken
+    // into w.value), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
     // parked, and it will be woken exactly once, by whoever unlinks it.
     bool take_or_park(arena_waiter& w, task_context* context) noexcept {
         std::lock_guard<spin_lock> guard(lock_);

@@ -321,7 +321,7 @@ public:
 
     // The slow path of send and reserve: completes `w` at once if it can (true), otherwise
     // parks it (false; it will be woken).
-    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
+    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) noexcept {
         wake_list ready;
         std::lock_guard<spin_lock> guard(lock_);
         if (closed_.load(std::memory_order_relaxed)) {
@@ -394,8 +394,7 @@ public:
         end_receivers_if_done_locked(ready);
     }
 
-    // A parked operation whose frame goes without its wait ending: as cancel() (its work unit
-    // goes with the waiter).
+    // A parked operation whose frame goes without its wait ending: as cancel().
     template <typename Waiter>
     bool leave(Waiter& w) noexcept {
         return cancel(w);
@@ -451,7 +450,8 @@ public:
 
     // Takes a value at once if one is queued (true), and if not, either finishes `w` (true:
     // closed and drained, or cancelled) or parks it (false).
-    bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h, task_context* context) {
+    bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h,
+                         task_context* context) noexcept {
         wake_list ready;
         std::lock_guard<spin_lock> guard(lock_);
         backoff wait;
@@ -857,8 +857,8 @@ void disarm_hook(task_context* context) noexcept {
 // shutdown) leaves the queue.
 //
 // Derived provides `bool try_now() noexcept`, `bool start(std::coroutine_handle<>,
-// task_context*)` (true: parked) and `void cancelled_early()`, and calls finish() first thing in
-// await_resume.
+// task_context*) noexcept` (true: parked) and `void cancelled_early()`, and calls finish() first
+// thing in await_resume.
 //
 // The awaiter refers to the channel through the handle that created it (as tokio's futures
 // borrow theirs): the handle must outlive the co_await, which it does when the operation is
@@ -1171,7 +1171,7 @@ private:
         }
         return false;
     }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
         this->waiter_->value = &value_;
         return !this->state_->send_or_park(*this->waiter_, caller, context);
     }
@@ -1198,7 +1198,7 @@ public:
 private:
     friend class reserve_awaiter::channel_awaiter;
     bool try_now() noexcept { return false; }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
         return !this->state_->send_or_park(*this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_->error = detail::send_failure::cancelled; }
@@ -1379,7 +1379,7 @@ private:
         if (p == popped::value_and_room_wanted) this->state_->made_room();
         return p != popped::empty;
     }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
         return !this->state_->receive_or_park(*this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_->cancelled = true; }
@@ -1416,7 +1416,7 @@ private:
         taken_ = this->state_->try_receive_many(*out_, max_);
         return taken_ != 0;
     }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
         return !this->state_->receive_or_park(*this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_->cancelled = true; }

@@ -102,8 +102,7 @@ struct local_waiter : local_waiter_links {
     // nothing is armed or parked then) and installs `hook` as the task's cancellation hook,
     // unless the task is cancelled already (false). Without a lock (serial_hook), and whether
     // or not anyone can cancel the task: a hook that is never called costs less than asking.
-    static bool prepare_to_park(task_context* c, task_context::hook_function hook,
-                                void* awaiter) {
+    static bool prepare_to_park(task_context* c, task_context::hook_function hook, void* awaiter) {
         c->hold_work();
         if (c->cancel_requested()) return false;
         c->set_hook(hook, awaiter);
@@ -263,7 +262,7 @@ public:
         sends_blocked_ = true;
     }
 
-    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
+    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) noexcept {
         if (closed_) {
             w.error = send_failure::closed;
             return true;
@@ -335,7 +334,7 @@ public:
     // For the generic awaiter (receive_many): takes a value if one is queued now (an awaiter
     // adaptor may have acted since the awaiter's try), else ends, or parks.
     [[gnu::always_inline]] bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h,
-                                                task_context* context) {
+                                                task_context* context) noexcept {
         if (pop(w.value) != popped::empty) return true;
         if (closed_ && reserved_ == 0) return true;  // closed and drained: the end
         if (context->cancel_requested()) {

@@ -66,9 +66,10 @@ public:
             // The outermost task: its root may destroy this frame inside complete(), so nothing
             // here may touch the frame after the call. When the completion resumes nobody, the
             // task this thread's ready slot holds runs next (as after any other suspension),
-            // not the scheduler's next handler.
+            // not the scheduler's next handler. (A noop_coroutine() that stands for a transfer
+            // the trampoline deferred is not "nobody": see transfer_deferred.)
             std::coroutine_handle<> const next = promise.context_->root().complete();
-            if (next == std::noop_coroutine()) return next_ready();
+            if (next == std::noop_coroutine() && !transfer_deferred()) return next_ready();
             return next;
         }
         void await_resume() const noexcept {}

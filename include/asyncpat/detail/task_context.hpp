@@ -71,12 +71,21 @@ inline void resume(std::coroutine_handle<> handle) {
     state.next = next;
     return std::noop_coroutine();
 }
+// True when a transfer_to() since the loop last resumed a coroutine returned noop_coroutine()
+// in place of its target (recorded for the loop): the noop_coroutine() the caller holds then
+// means "unwind", not "nothing to resume".
+inline bool transfer_deferred() noexcept {
+    return local_trampoline().next != nullptr;
+}
 #else
 inline void resume(std::coroutine_handle<> handle) {
     handle.resume();
 }
 inline std::coroutine_handle<> transfer_to(std::coroutine_handle<> next) noexcept {
     return next;
+}
+inline bool transfer_deferred() noexcept {
+    return false;
 }
 #endif
 
@@ -201,7 +210,9 @@ using counted_ptr = std::unique_ptr<Counted, release_deleter>;
 // One unit of outstanding work on a tree's executor (see task_context::hold_work). On an
 // io_context it is a counter increment, not a type-erased work guard: unit_ is none, or the
 // io_context whose outstanding work count this holds one of, or `guarded`: a work-tracking
-// executor (any other executor) in guard_storage_. Used by one thread at a time (the tree's).
+// executor (any other executor) in guard_storage_. Never used by two threads at once: the tree's
+// running task takes it; its completion, or its abandonment (perhaps on the thread whose post
+// failed, while the tree cannot run), gives it back.
 class work_unit {
 public:
     work_unit() noexcept {}  // (user-provided: making one sets unit_ alone, zeroes no storage)
@@ -312,12 +323,12 @@ public:
         }
     }
 
-    // Work: a tree holds one unit of outstanding work on its executor from the moment one of its
-    // tasks first parks on an asyncpat wait that someone else completes (a channel, a oneshot,
-    // an arena slot) until it completes or is abandoned, as Asio's co_spawn holds one for a
-    // coroutine's whole life, so that the executor's run() does not return while the tree
-    // waits for a sender on another thread. Parking is then one test (hold_work), and waking
-    // moves no unit. Only the tree's running task calls hold_work() (it may throw: out of
+    // Work: a tree holds one unit of outstanding work on its executor from the first time one of
+    // its tasks may park on an asyncpat wait that someone else completes (a channel, a oneshot,
+    // an arena slot: its await_suspend) until it completes or is abandoned, as Asio's co_spawn
+    // holds one for a coroutine's whole life, so that the executor's run() does not return while
+    // the tree waits for a sender on another thread. Parking is then one test (hold_work), and
+    // waking moves no unit. Only the tree's running task calls hold_work() (it may throw: out of
     // memory making a work-tracking executor); the root calls release_work() when the tree
     // completes or is abandoned.
     void hold_work() {
@@ -639,8 +650,7 @@ inline void work_unit::reset() noexcept {
         return;
     }
 #if !defined(ASIO_NO_TS_EXECUTORS)
-    if (unit != none)
-        reinterpret_cast<asio::io_context*>(unit)->get_executor().on_work_finished();
+    if (unit != none) reinterpret_cast<asio::io_context*>(unit)->get_executor().on_work_finished();
 #endif
 }
 

@@ -272,7 +272,7 @@ TEST_CASE("messages outlive the arena object", "[arena]") {
 }
 
 namespace {
-// An alloc that cannot park (making the tree's unit of work throws), in a task of its own so
+// An alloc that cannot park (taking the executor's work unit throws), in a task of its own so
 // that its frame is gone when the exception has arrived.
 task<void> alloc_failing_to_park(message_arena& arena, bool& fail_next_work) {
     fail_next_work = true;

@@ -346,11 +346,10 @@ TEST_CASE("a parked receive keeps its io_context running", "[channel]") {
     producer.join();
 }
 
-TEMPLATE_TEST_CASE("a task tree that parked gives its unit of work back when it ends", "[channel]",
-                   concurrent_kind, local_kind) {
-    // The tree holds one unit of work from its first park until it completes: while it waits,
-    // the io_context does not run out of work; once it is done, run() returns (it would never
-    // return if the unit stayed held).
+TEMPLATE_TEST_CASE("a task that parked gives its unit of work back", "[channel]", concurrent_kind,
+                   local_kind) {
+    // A parked task holds one unit of work: while it waits, the io_context does not run out of
+    // work; once it is done, run() returns (it would not if a unit stayed held).
     asio::io_context io(1);
     auto [tx, rx] = make<TestType, int>(1);
     int got = 0;
@@ -365,14 +364,14 @@ TEMPLATE_TEST_CASE("a task tree that parked gives its unit of work back when it 
     io.poll();  // parked again
     CHECK_FALSE(io.stopped());
     CHECK_FALSE(tx.try_send(2));
-    io.run_for(10s);  // returns at once: the tree completed and gave its unit back
+    io.run_for(10s);  // returns at once: no unit of work is left
     CHECK(handle.is_finished());
     CHECK(got == 3);
     CHECK(io.stopped());
 }
 
 namespace {
-// Waits that cannot park: making the tree's unit of work throws (out of memory). Each is its
+// Waits that cannot park: taking the executor's work unit throws (out of memory). Each is its
 // own task, so its frame (and the awaiter in it) is gone when the exception has arrived.
 template <typename Receiver>
 task<void> receive_failing_to_park(Receiver& rx, bool& fail_next_work) {

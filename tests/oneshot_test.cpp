@@ -218,7 +218,7 @@ TEMPLATE_TEST_CASE("oneshot: a cancelled receive takes nothing; the value waits 
 }
 
 namespace {
-// A receive that cannot park (making the tree's unit of work throws), in a task of its own so
+// A receive that cannot park (taking the executor's work unit throws), in a task of its own so
 // that its frame is gone when the exception has arrived.
 template <typename Receiver>
 task<void> receive_failing_to_park(Receiver& rx, bool& fail_next_work) {

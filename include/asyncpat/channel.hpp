@@ -80,9 +80,9 @@ class permit;
 
 namespace detail {
 
-// A parked operation's way back: its coroutine and its tree's context. (Parking makes the tree
-// hold a unit of work on its executor, task_context::hold_work, so an io_context does not run
-// out of work while a receive waits for a sender on another thread.)
+// A parked operation's way back: its coroutine, its tree's context, and one unit of outstanding
+// work on that executor while it is parked (so an io_context does not run out of work while a
+// receive waits for a sender on another thread).
 struct channel_waiter {
     // User-provided, so that value-initialisation (optional::emplace()) does not zero the whole
     // object first: a parking operation pays only for the members below.
@@ -93,15 +93,17 @@ struct channel_waiter {
     channel_waiter* next = nullptr;
     channel_waiter* prev = nullptr;
     channel_waiter* ready_next = nullptr;  // the list of waiters to wake after unlocking
+    parked_work work;
     bool linked = false;
 
-    void park(std::coroutine_handle<> h, task_context* c) noexcept {
+    void park(std::coroutine_handle<> h, task_context* c) {
+        work.acquire(*c);
         handle = h;
         context = c;
     }
 
     // Resumes the waiter; after this its frame may be gone at any moment.
-    void wake() noexcept { detail::wake(handle, *context); }
+    void wake() noexcept { detail::wake(handle, *context, std::move(work)); }
 };
 
 // Why a send or reserve failed (kept as a byte in the waiter, not a std::error_code, whose
@@ -321,7 +323,7 @@ public:
 
     // The slow path of send and reserve: completes `w` at once if it can (true), otherwise
     // parks it (false; it will be woken).
-    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) noexcept {
+    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
         wake_list ready;
         std::lock_guard<spin_lock> guard(lock_);
         if (closed_.load(std::memory_order_relaxed)) {
@@ -356,7 +358,12 @@ public:
             update_waiting_flags_locked();
             return true;
         }
-        w.park(h, context);
+        try {
+            w.park(h, context);
+        } catch (...) {  // out of memory: not parked, and the flags set above must not stay
+            update_waiting_flags_locked();
+            throw;
+        }
         senders_waiting_.push_back(&w);
         return false;
     }
@@ -394,7 +401,8 @@ public:
         end_receivers_if_done_locked(ready);
     }
 
-    // A parked operation whose frame goes without its wait ending: as cancel().
+    // A parked operation whose frame goes without its wait ending: as cancel() (its work unit
+    // goes with the waiter).
     template <typename Waiter>
     bool leave(Waiter& w) noexcept {
         return cancel(w);
@@ -450,8 +458,7 @@ public:
 
     // Takes a value at once if one is queued (true), and if not, either finishes `w` (true:
     // closed and drained, or cancelled) or parks it (false).
-    bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h,
-                         task_context* context) noexcept {
+    bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h, task_context* context) {
         wake_list ready;
         std::lock_guard<spin_lock> guard(lock_);
         backoff wait;
@@ -477,6 +484,8 @@ public:
                                                std::memory_order_acq_rel)) {
                 continue;  // a send claimed a cell meanwhile
             }
+            // If this throws (out of memory), the flag set above stays: harmless, a send clears
+            // it when it finds nobody waiting (deliver_locked).
             w.park(h, context);
             receivers_waiting_.push_back(&w);
             return false;
@@ -857,8 +866,8 @@ void disarm_hook(task_context* context) noexcept {
 // shutdown) leaves the queue.
 //
 // Derived provides `bool try_now() noexcept`, `bool start(std::coroutine_handle<>,
-// task_context*) noexcept` (true: parked) and `void cancelled_early()`, and calls finish() first
-// thing in await_resume.
+// task_context*)` (true: parked) and `void cancelled_early()`, and calls finish() first thing in
+// await_resume.
 //
 // The awaiter refers to the channel through the handle that created it (as tokio's futures
 // borrow theirs): the handle must outlive the co_await, which it does when the operation is
@@ -886,9 +895,6 @@ public:
         static_assert(context_promise<Promise>,
                       "channel operations can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
-        // The tree's unit of work, for while it may be parked: may throw (out of memory making
-        // a work-tracking executor), before anything is armed or parked.
-        context->hold_work();
         waiter();  // before the hook, which may use it
         if (!arm_hook<State::serial_hook>(context, &on_cancel, this)) {
             static_cast<Derived*>(this)->cancelled_early();
@@ -896,8 +902,19 @@ public:
         }
         armed_ = armed_context(context);
         parked_ = true;
+        bool parked;
+        try {
+            parked = static_cast<Derived*>(this)->start(caller, context);
+        } catch (...) {
+            // Parking failed (out of memory taking the executor's work unit) before the waiter
+            // was queued: the exception goes to the awaiting coroutine, and the hook must not
+            // outlive this awaiter.
+            parked_ = false;
+            if (armed_) disarm_hook<State::serial_hook>(std::exchange(armed_, nullptr));
+            throw;
+        }
         // Once parked, another thread may resume this coroutine: touch nothing after true.
-        if (static_cast<Derived*>(this)->start(caller, context)) return next_ready();
+        if (parked) return next_ready();
         parked_ = false;
         return transfer_to(caller);
     }
@@ -1171,7 +1188,7 @@ private:
         }
         return false;
     }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
         this->waiter_->value = &value_;
         return !this->state_->send_or_park(*this->waiter_, caller, context);
     }
@@ -1198,7 +1215,7 @@ public:
 private:
     friend class reserve_awaiter::channel_awaiter;
     bool try_now() noexcept { return false; }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
         return !this->state_->send_or_park(*this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_->error = detail::send_failure::cancelled; }
@@ -1379,7 +1396,7 @@ private:
         if (p == popped::value_and_room_wanted) this->state_->made_room();
         return p != popped::empty;
     }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
         return !this->state_->receive_or_park(*this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_->cancelled = true; }
@@ -1416,7 +1433,7 @@ private:
         taken_ = this->state_->try_receive_many(*out_, max_);
         return taken_ != 0;
     }
-    bool start(std::coroutine_handle<> caller, detail::task_context* context) noexcept {
+    bool start(std::coroutine_handle<> caller, detail::task_context* context) {
         return !this->state_->receive_or_park(*this->waiter_, caller, context);
     }
     void cancelled_early() noexcept { this->waiter_->cancelled = true; }

@@ -37,6 +37,7 @@
 
 using namespace std::chrono_literals;
 using asyncpat::task;
+using asyncpat_test::join_on;
 using asyncpat_test::run;
 
 namespace {
@@ -359,7 +360,7 @@ TEMPLATE_TEST_CASE("a task that parked gives its unit of work back", "[channel]"
     };
     auto handle = asyncpat::spawn(io, receive_twice, std::move(rx), &got);
     io.poll();                  // parked
-    CHECK_FALSE(io.stopped());  // the parked tree's unit: poll() did not run out of work
+    CHECK_FALSE(io.stopped());  // the parked task's unit: poll() did not run out of work
     CHECK_FALSE(tx.try_send(1));
     io.poll();  // parked again
     CHECK_FALSE(io.stopped());
@@ -787,18 +788,17 @@ TEMPLATE_TEST_CASE(
     asio::io_context io(1);
     auto [tx, rx] = make<TestType, int>(1);
     (void)tx.try_send(1);  // full
-    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
     auto sending = asyncpat::spawn(io, send_after_yield<tx_t<TestType, int>>(tx));
     io.poll_one();  // at the yield
     sending.abort();
-    CHECK(asyncpat::sync_wait(io, join(sending)) == 2);
+    CHECK(join_on(io, sending) == 2);
     std::error_code ec;
     CHECK(rx.try_receive(ec) == std::optional<int>(1));
     io.restart();
     auto receiving = asyncpat::spawn(io, receive_after_yield<rx_t<TestType, int>>(rx));
     io.poll_one();
     receiving.abort();
-    CHECK(asyncpat::sync_wait(io, join(receiving)) == 1);
+    CHECK(join_on(io, receiving) == 1);
     CHECK_FALSE(tx.try_send(5));  // the cancelled receive was never queued for it
     CHECK(rx.try_receive(ec) == std::optional<int>(5));
 }
@@ -998,6 +998,5 @@ TEMPLATE_TEST_CASE(
     io.restart();
     io.poll();
     REQUIRE(receiving.is_finished());
-    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
-    CHECK(asyncpat::sync_wait(io, join(receiving)) == 3);
+    CHECK(join_on(io, receiving) == 3);
 }

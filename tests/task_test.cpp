@@ -555,8 +555,7 @@ TEST_CASE("destroying the executor destroys suspended tasks (abandoned)", "[task
     CHECK(survivor.is_finished());
     CHECK(counter.alive() == 0);
     asio::io_context other(1);
-    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
-    CHECK_THROWS_AS(asyncpat::sync_wait(other, join(survivor)), std::system_error);
+    CHECK_THROWS_AS(asyncpat_test::join_on(other, survivor), std::system_error);
 }
 
 namespace {
@@ -643,8 +642,7 @@ TEST_CASE("this_task queries", "[task]") {
     auto handle = asyncpat::spawn(io, observe_cancellation(&saw));
     io.poll();
     handle.abort();
-    auto join = [](asyncpat::join_handle<int>& h) -> task<int> { co_return co_await h; };
-    CHECK(asyncpat::sync_wait(io, join(handle)) == 1);
+    CHECK(asyncpat_test::join_on(io, handle) == 1);
     CHECK(saw);
 }
 

@@ -8,6 +8,8 @@
 #include <asyncpat/spawn.hpp>
 #include <asyncpat/task.hpp>
 
+#include "runner.hpp"
+
 #include <asio/basic_waitable_timer.hpp>
 #include <asio/io_context.hpp>
 
@@ -64,8 +66,7 @@ T run_in_virtual_time(asyncpat::task<T> work,
         io.poll();
         if (!handle.is_finished()) manual_clock::advance(step);
     }
-    auto join = [](asyncpat::join_handle<T> h) -> asyncpat::task<T> { co_return co_await h; };
-    return asyncpat::sync_wait(io, join(std::move(handle)));
+    return join_on(io, handle);
 }
 
 }  // namespace asyncpat_test

@@ -33,6 +33,14 @@ T run(asyncpat::task<T> work) {
     }
 }
 
+/// Runs `io` until the task behind `handle` has finished; returns its result (or rethrows its
+/// exception: `operation_aborted` for an aborted task).
+template <typename T>
+T join_on(asio::io_context& io, asyncpat::join_handle<T>& handle) {
+    auto join = [](asyncpat::join_handle<T>& h) -> asyncpat::task<T> { co_return co_await h; };
+    return asyncpat::sync_wait(io, join(handle));
+}
+
 }  // namespace asyncpat_test
 
 #endif

@@ -331,8 +331,8 @@ public:
 
     // ---- waiting allocs (the slow path; the caller owns the state meanwhile)
 
-    // Parks `w` (holding its unit of work already) unless a slot is free after all (taken into
-    // w.value), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
+    // Parks `w` (its tree holding its unit of work already) unless a slot is free after all (taken
+    // into w.value), the task is cancelled (w.cancelled), or the arena is closed (w.closed). True:
     // parked, and it will be woken exactly once, by whoever unlinks it.
     bool take_or_park(arena_waiter& w, task_context* context) noexcept {
         std::lock_guard<spin_lock> guard(lock_);
@@ -636,9 +636,9 @@ public:
         static_assert(context_promise<Promise>,
                       "message_arena::alloc can only be awaited inside asyncpat coroutines");
         task_context* context = caller.promise().context();
-        waiter_.park(caller, context);  // may throw: nothing is armed yet
+        context->hold_work();  // the tree's unit of work; may throw: nothing is armed yet
+        waiter_.park(caller, context);
         if (!arm_cancellation(context, &on_cancel, this)) {
-            waiter_.work.reset();
             waiter_.cancelled = true;
             return transfer_to(caller);
         }
@@ -647,7 +647,6 @@ public:
         // Once parked, another thread may resume this coroutine: touch nothing after true.
         if (state_->take_or_park(waiter_, context)) return next_ready();
         parked_ = false;
-        waiter_.work.reset();
         return transfer_to(caller);
     }
 

@@ -32,6 +32,19 @@
 #define ASYNCPAT_HANDOFF_BUDGET 128
 #endif
 
+/// Sender spin: a send (or reserve) that finds a thread-safe channel full while its receiver
+/// runs on another thread waits up to this many microseconds, spinning, for the receiver to free
+/// a batch of cells (half the capacity, at most 256) before it parks. Parking costs the receiving
+/// thread a wake of the sender's thread for every few values once the sender is the faster end;
+/// the spin lets the two threads run in batches instead. Only a task running in a handler of its
+/// own io_context spins, a successful spin counts against ASYNCPAT_HANDOFF_BUDGET, a cancelled
+/// task does not spin, and after a spin that times out the channel's next 64 sends that find it
+/// full park at once (so a receiver that has stopped costs its senders one spin per 64 waits
+/// between them). 0 turns the spin off.
+#ifndef ASYNCPAT_CHANNEL_SEND_SPIN_MICROSECONDS
+#define ASYNCPAT_CHANNEL_SEND_SPIN_MICROSECONDS 50
+#endif
+
 /// No atomic instructions on the hot paths in a process that has never started a second thread
 /// (glibc's `__libc_single_threaded`, the rule libstdc++ applies to `shared_ptr`): the counts of
 /// `bytes` storages and `message_arena` slots, the arena's free-slot stack, the concurrent

@@ -77,71 +77,48 @@ struct local_waiter_links {
     local_waiter_links* prev;
 };
 
-// A parked operation of a local channel: its coroutine, its tree's context and one unit of
-// outstanding work on that executor while it is parked, as channel_waiter, but built for the
-// local channel's own awaiters, which are their waiters (local_receive_awaiter,
-// local_send_awaiter) and are made for every operation, including those that never park: only
-// the link flag is set when it is made. The work unit exists only while the waiter is parked:
-// park() makes it, and it goes with the wake (to the ready slot's spare or the posted
-// resumption) or, for a waiter that leaves the queue without being woken (its frame destroyed
-// while parked), with local_channel_state::leave(). (Such a frame's cancellation hook is the
-// owner's to drop: a tree's frames are destroyed only after task_context::disarm().)
+// A parked operation of a local channel: its coroutine and its tree's context, as
+// channel_waiter, but built for the local channel's own awaiters, which are their waiters
+// (local_receive_awaiter, local_send_awaiter) and are made for every operation, including those
+// that never park: only the link flag is set when it is made. (The unit of work a parked task
+// needs is its tree's: task_context::hold_work. A frame destroyed while parked leaves the queue,
+// local_channel_state::leave(); its cancellation hook is the owner's to drop: a tree's frames
+// are destroyed only after task_context::disarm().)
 struct local_waiter : local_waiter_links {
     local_waiter() noexcept {}  // (the rest is set by park() and the queue)
-    ~local_waiter() {}  // (the work unit holds nothing by now, if it was ever made: see above)
     local_waiter(const local_waiter&) = delete;
     local_waiter& operator=(const local_waiter&) = delete;
 
     void* handle_address;  // the parked coroutine (an address: a handle would be zeroed first)
     task_context* context;
-    union {
-        parked_work work;  // alive from park() until wake() or release_work()
-    };
     bool linked = false;
 
-    // (If taking the unit throws, `work` holds none: nothing to give back.)
-    [[gnu::always_inline]] void park(std::coroutine_handle<> h, task_context* c) {
-        new (&work) parked_work();
-        work.acquire(*c);
+    [[gnu::always_inline]] void park(std::coroutine_handle<> h, task_context* c) noexcept {
         handle_address = h.address();
         context = c;
     }
 
-    // For the local channel's own awaiters: installs `hook` as the task's cancellation hook
+    // For the local channel's own awaiters: makes the tree hold its unit of work (may throw:
+    // nothing is armed or parked then) and installs `hook` as the task's cancellation hook,
     // unless the task is cancelled already (false). Without a lock (serial_hook), and whether
     // or not anyone can cancel the task: a hook that is never called costs less than asking.
-    static bool arm_cancellation_hook(task_context* c, task_context::hook_function hook,
-                                      void* awaiter) noexcept {
+    static bool prepare_to_park(task_context* c, task_context::hook_function hook, void* awaiter) {
+        c->hold_work();
         if (c->cancel_requested()) return false;
         c->set_hook(hook, awaiter);
         return true;
-    }
-    // park() after arm_cancellation_hook: if taking the work unit fails (out of memory), the
-    // hook goes before the exception does.
-    [[gnu::always_inline]] void park_armed(std::coroutine_handle<> h, task_context* c) {
-        try {
-            park(h, c);
-        } catch (...) {
-            c->clear_hook_serial();
-            throw;
-        }
     }
 
     // Resumes the waiter; after this its frame may be gone at any moment. Its task's
     // cancellation hook (this wait's, if armed) goes first: a local channel's awaiters arm it
     // without a lock (serial_hook) and leave the clearing to whoever wakes them, on this same
-    // thread, before the task can run or arm another.
-    // The unit goes with the wake, which leaves `work` holding none and never destroyed (the
-    // next park() makes a new one in its place): the wake may have destroyed the frame this
-    // waiter lives in already (a resumption that could not be queued abandons the tree).
+    // thread, before the task can run or arm another. Nothing here touches the waiter after
+    // detail::wake: the wake may have destroyed the frame it lives in already (a resumption
+    // that could not be queued abandons the tree).
     void wake() noexcept {
         context->clear_hook_serial();
-        detail::wake(std::coroutine_handle<>::from_address(handle_address), *context,
-                     std::move(work));
+        detail::wake(std::coroutine_handle<>::from_address(handle_address), *context);
     }
-
-    // Gives the work unit back (a parked waiter that leaves without being woken).
-    void release_work() noexcept { work.~parked_work(); }
 };
 template <typename T>
 struct local_receive_waiter : local_waiter {
@@ -285,7 +262,7 @@ public:
         sends_blocked_ = true;
     }
 
-    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) {
+    bool send_or_park(send_waiter& w, std::coroutine_handle<> h, task_context* context) noexcept {
         if (closed_) {
             w.error = send_failure::closed;
             return true;
@@ -330,9 +307,9 @@ public:
     }
 
     // A parked send, reserve or receive whose frame goes without its wait ending (see
-    // local_waiter): cancel() and the work unit given back.
-    bool leave(send_waiter& w) noexcept { return cancel_and_release(w); }
-    bool leave(receive_waiter& w) noexcept { return cancel_and_release(w); }
+    // local_waiter): it leaves the queue as a cancelled one does.
+    bool leave(send_waiter& w) noexcept { return cancel(w); }
+    bool leave(receive_waiter& w) noexcept { return cancel(w); }
 
     // ---- receiving
 
@@ -357,7 +334,7 @@ public:
     // For the generic awaiter (receive_many): takes a value if one is queued now (an awaiter
     // adaptor may have acted since the awaiter's try), else ends, or parks.
     [[gnu::always_inline]] bool receive_or_park(receive_waiter& w, std::coroutine_handle<> h,
-                                                task_context* context) {
+                                                task_context* context) noexcept {
         if (pop(w.value) != popped::empty) return true;
         if (closed_ && reserved_ == 0) return true;  // closed and drained: the end
         if (context->cancel_requested()) {
@@ -446,13 +423,6 @@ private:
         update_sends_blocked();
     }
 
-    template <typename Waiter>
-    bool cancel_and_release(Waiter& w) noexcept {
-        if (!cancel(w)) return false;
-        w.release_work();
-        return true;
-    }
-
     void update_sends_blocked() noexcept { sends_blocked_ = closed_ || !senders_waiting_.empty(); }
 
     void end_receivers_if_done() noexcept {
@@ -507,8 +477,7 @@ task_context* awaiting_context(std::coroutine_handle<Promise> caller) noexcept {
 // await_suspend after one more try, without a lock (only an awaiter adaptor can run code in
 // between; the try costs a few loads). Its cancellation hook needs no lock (serial_hook), and
 // whoever wakes the wait clears it (local_waiter::wake), so that a wait that completes at once
-// pays nothing for it. A frame destroyed while parked (executor shutdown) leaves the queue, and
-// its work unit goes with it.
+// pays nothing for it. A frame destroyed while parked (executor shutdown) leaves the queue.
 
 template <typename T>
 class local_receive_awaiter : local_receive_waiter<T> {
@@ -533,11 +502,11 @@ public:
         // directly; an awaiter adaptor may run code in between, so one more look (two loads).
         if (state_->pop(this->value) != channel_popped::empty) return transfer_to(caller);
         if (state_->ended()) return transfer_to(caller);  // closed and drained: the end
-        if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
+        if (!this->prepare_to_park(caller_context, &on_cancel, this)) {
             this->cancelled = true;
             return transfer_to(caller);
         }
-        this->park_armed(caller, caller_context);
+        this->park(caller, caller_context);
         state_->park_receiver(*this);
         return next_ready();
     }
@@ -589,11 +558,11 @@ public:
         std::coroutine_handle<Promise> caller) {
         task_context* const caller_context = awaiting_context(caller);
         if (await_ready()) return transfer_to(caller);  // (as for a receive: one more look)
-        if (!this->arm_cancellation_hook(caller_context, &on_cancel, this)) {
+        if (!this->prepare_to_park(caller_context, &on_cancel, this)) {
             this->error = send_failure::cancelled;
             return transfer_to(caller);
         }
-        this->park_armed(caller, caller_context);
+        this->park(caller, caller_context);
         state_->park_sender(*this);
         return next_ready();
     }
@@ -671,10 +640,7 @@ public:
 
     // As oneshot_state's (after oneshot_slot::prepare_park).
     bool park_prepared() noexcept {
-        if (state_ & (value_set | sender_gone)) {  // the outcome is known already
-            this->release_work();
-            return false;
-        }
+        if (state_ & (value_set | sender_gone)) return false;  // the outcome is known already
         state_ |= receiver_waiting;
         return true;
     }

@@ -48,7 +48,7 @@ struct oneshot_flags {
 };
 
 // What both kinds of oneshot state hold besides their state word: the value's storage, the
-// parked receiver and its unit of work, and the receiver's own `taken_` flag. Allocated from the
+// parked receiver, and the receiver's own `taken_` flag. Allocated from the
 // per-thread frame cache: no malloc in steady state.
 template <typename T>
 class oneshot_slot : public cache_allocated {
@@ -60,7 +60,7 @@ public:
     oneshot_slot(const oneshot_slot&) = delete;
     oneshot_slot& operator=(const oneshot_slot&) = delete;
 
-    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_, std::move(work_)); }
+    void wake_receiver() noexcept { wake(waiter_handle_, *waiter_context_); }
 
     // Takes the value; only after value_set was seen, once. Only the receiver calls this (and
     // is_taken): `taken_` needs no atomic step, and whoever frees the state sees it through
@@ -73,16 +73,14 @@ public:
     }
     bool is_taken() const noexcept { return taken_; }
 
-    // Parking a receive is two steps: prepare_park takes the work unit (may throw: nothing
-    // changed then), and the state's park_prepared parks unless the outcome is known already
-    // (then it gives the unit back). unprepare_park gives it back when the receive does not
-    // park after all (cancelled first).
+    // Parking a receive is two steps: prepare_park makes the tree hold its unit of work
+    // (task_context::hold_work; may throw: nothing changed then) and records the receiver, and
+    // the state's park_prepared parks unless the outcome is known already.
     void prepare_park(std::coroutine_handle<> handle, task_context* context) {
-        work_.acquire(*context);
+        context->hold_work();
         waiter_handle_ = handle;
         waiter_context_ = context;
     }
-    void unprepare_park() noexcept { release_work(); }
 
 protected:
     oneshot_slot() = default;
@@ -100,7 +98,6 @@ protected:
     void destroy_value(std::uint32_t word) noexcept {
         if ((word & oneshot_flags::value_set) && !taken_) slot()->~T();
     }
-    void release_work() noexcept { work_.reset(); }
 
 private:
     T* slot() noexcept { return std::launder(reinterpret_cast<T*>(storage_)); }
@@ -109,7 +106,6 @@ private:
     alignas(T) unsigned char storage_[sizeof(T)];
     std::coroutine_handle<> waiter_handle_;
     task_context* waiter_context_ = nullptr;
-    parked_work work_;
 };
 
 // The state shared by one oneshot sender and its receiver. All coordination goes through one
@@ -185,7 +181,6 @@ public:
             if (!(s & receiver_waiting)) return true;
         } while (!state_.compare_exchange_weak(s, s & ~receiver_waiting, std::memory_order_acq_rel,
                                                std::memory_order_acquire));
-        this->release_work();
         return false;
     }
 
@@ -392,7 +387,7 @@ public:
         static_assert(detail::context_promise<Promise>,
                       "oneshot receives can only be awaited inside asyncpat coroutines");
         detail::task_context* context = caller.promise().context();
-        state_->prepare_park(caller, context);  // takes a work unit; may throw: nothing armed
+        state_->prepare_park(caller, context);  // may throw: nothing armed yet
         bool parked = false;
         {
             // The hook is armed and the receiver parked in one step under the task's hook lock,
@@ -401,7 +396,6 @@ public:
             // A tree that nobody can cancel takes no lock and arms no hook (armed_context).
             detail::hook_scope<state_type::serial_hook> scope(context);
             if (context->cancel_requested()) {
-                state_->unprepare_park();
                 cancelled_ = true;
             } else {
                 armed_ = detail::armed_context(context);

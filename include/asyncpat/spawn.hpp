@@ -135,6 +135,7 @@ public:
         result_.take_from(task_.handle().promise().outcome());
         context_.disarm_if_armed();
         task_ = task<T>{};
+        context_.release_work();
         return on_complete();
     }
 
@@ -163,10 +164,13 @@ protected:
     }
 
     // Destroys the task's frame (finished, suspended, or never started), first dropping any
-    // cancellation handler a suspended operation of the tree left behind.
+    // cancellation handler a suspended operation of the tree left behind, and gives back the
+    // tree's unit of work (abandonment happens while the executor exists: at its shutdown, or
+    // when a resumption could not be queued).
     void destroy_task() noexcept {
         if (task_) context_.disarm();
         task_ = task<T>{};
+        context_.release_work();
     }
 
 private:

@@ -7,6 +7,7 @@
 #include <asyncpat/task_group.hpp>
 
 #include "../support/catch.hpp"
+#include "../support/runner.hpp"
 
 #include <asio/thread_pool.hpp>
 
@@ -179,4 +180,79 @@ TEST_CASE("producers and consumers on two io_contexts: every value exactly once"
     std::vector<int> const received = collect(receiving, consumer_io);
     CHECK(sent.size() == static_cast<std::size_t>(producers * per_producer));
     CHECK(sent == received);
+}
+
+namespace {
+// One sender on its own thread against a receiver on another that takes its values in phases:
+// fast; slow (200 us a value: a send that finds the channel full waits for room, times out,
+// parks, and the next sends that find it full park at once); busy (about 2 us of
+// work a value: the sender is the faster end, and a send that finds the channel full waits for
+// room without parking, see ASYNCPAT_CHANNEL_SEND_SPIN_MICROSECONDS); fast again; then a close
+// while the sender waits for room. A fifth of the sends have a 20 us deadline, which often
+// expires while they wait (spinning or parked): such a send enqueued nothing and is sent again.
+// Every value arrives once, in order; the send that meets the close fails with its value.
+constexpr int spin_values = 4000;
+
+task<void> send_value(asyncpat::sender<int>& tx, int value) {
+    co_await tx.send(int{value});
+}
+
+task<int> send_until_closed(asyncpat::sender<int> tx) {
+    int sent = 0;
+    for (int value = 0;; ++value) {
+        for (;;) {  // until this value is sent
+            try {
+                if (value % 5 == 0)
+                    co_await asyncpat::timeout(std::chrono::microseconds(20),
+                                               send_value(tx, value));
+                else
+                    co_await tx.send(int{value});
+                break;
+            } catch (asyncpat::send_error<int>& e) {
+                if (e.value() != value) corrupted_hand_backs.fetch_add(1);
+                if (e.code() == asyncpat::errc::channel_closed) co_return sent;
+            } catch (const std::system_error&) {  // timed out: enqueued nothing, send it again
+            }
+        }
+        ++sent;
+    }
+}
+
+void work_for(std::chrono::nanoseconds duration) {
+    auto const end = std::chrono::steady_clock::now() + duration;
+    while (std::chrono::steady_clock::now() < end) {
+    }
+}
+
+// The number of values received, or -1 if one came out of order.
+task<int> receive_in_phases(asyncpat::receiver<int> rx) {
+    int received = 0;
+    bool in_order = true;
+    for (; received < spin_values; ++received) {
+        if (received >= 1000 && received < 1100) co_await asyncpat::sleep_for(200us);  // slow
+        if (received >= 2000 && received < 3000) work_for(2us);                        // busy
+        std::optional<int> const value = co_await rx.receive();
+        if (!value || *value != received) in_order = false;
+    }
+    rx.close();  // the sender is waiting for room (the channel is full) or about to
+    // What was queued before the close is still delivered, in order.
+    for (; auto value = co_await rx.receive(); ++received)
+        if (*value != received) in_order = false;
+    co_return in_order ? received : -1;
+}
+}  // namespace
+
+TEST_CASE("a sender waiting for room on another thread: a fast, a slow, and a closing receiver",
+          "[mt][channel]") {
+    asio::io_context sender_io(1), receiver_io(1);
+    auto [tx, rx] = asyncpat::make_channel<int>(16);
+    auto receiving = asyncpat::spawn(receiver_io, receive_in_phases(std::move(rx)));
+    auto sending = asyncpat::spawn(sender_io, send_until_closed(std::move(tx)));
+    int received = 0;
+    std::thread other([&] { received = asyncpat_test::join_on(receiver_io, receiving); });
+    int const sent = asyncpat_test::join_on(sender_io, sending);
+    other.join();
+    CHECK(sent >= spin_values);
+    CHECK(received == sent);  // (-1: out of order)
+    CHECK(corrupted_hand_backs.load() == 0);
 }

@@ -112,6 +112,16 @@ inline bool running_in_this_thread(const asio::any_io_executor& ex) noexcept {
     return false;
 }
 
+// One spin-wait hint to the CPU (x86 `pause`, Arm `yield`): lets the sibling hardware thread run
+// and saves power while a loop polls memory that another core writes.
+inline void cpu_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 // Waiting for another thread to finish a step that takes a few instructions (releasing a lock,
 // publishing a claimed cell): spins with a pause, then yields the CPU, so that a waiter does not
 // burn its time slice while the thread it waits for is preempted (2 cores, many threads).
@@ -119,7 +129,7 @@ class backoff {
 public:
     void operator()() noexcept {
         if (step_ < spin_steps) {
-            for (unsigned i = 0; i < (1U << step_); ++i) pause();
+            for (unsigned i = 0; i < (1U << step_); ++i) cpu_pause();
             ++step_;
         } else {
             std::this_thread::yield();
@@ -127,11 +137,6 @@ public:
     }
 
 private:
-    static void pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
-    }
     static constexpr unsigned spin_steps = 7;  // 127 pauses, then yield
     unsigned step_ = 0;
 };
@@ -207,6 +212,46 @@ struct release_deleter {
 template <typename Counted>
 using counted_ptr = std::unique_ptr<Counted, release_deleter>;
 
+// One unit of outstanding work on a tree's executor (see task_context::hold_work). On an
+// io_context it is a counter increment, not a type-erased work guard: unit_ is none, or the
+// io_context whose outstanding work count this holds one of, or `guarded`: a work-tracking
+// executor (any other executor) in guard_storage_. Never used by two threads at once: the tree's
+// running task takes it; its completion, or its abandonment (perhaps on the thread whose post
+// failed, while the tree cannot run), gives it back.
+class work_unit {
+public:
+    work_unit() noexcept {}  // (user-provided: making one sets unit_ alone, zeroes no storage)
+    work_unit(const work_unit&) = delete;
+    work_unit& operator=(const work_unit&) = delete;
+    ~work_unit() {
+        if (unit_ != none) reset();
+    }
+
+    bool held() const noexcept { return unit_ != none; }
+
+    // Takes a unit (this object holds none): the spare unit this thread's ready queue holds for
+    // the io_context, if any, otherwise a new one. May throw (a work-tracking executor is made).
+    void acquire(const task_context& context);
+    // Gives the unit up: to this thread's ready queue as its spare when this thread runs the
+    // io_context and holds none (the next acquire takes it, with no atomic update of the
+    // scheduler's count), otherwise back to the executor.
+    void release() noexcept;
+    // Gives the unit back to the executor.
+    void reset() noexcept;
+
+private:
+    static constexpr std::uintptr_t none = 0;
+    static constexpr std::uintptr_t guarded = 1;  // (no io_context lives at address 1)
+
+    asio::any_io_executor* guard() noexcept {
+        return std::launder(reinterpret_cast<asio::any_io_executor*>(guard_storage_));
+    }
+    void acquire_new(const task_context& context);  // (out of line: rare)
+
+    std::uintptr_t unit_ = none;
+    alignas(asio::any_io_executor) unsigned char guard_storage_[sizeof(asio::any_io_executor)];
+};
+
 // What every task in one tree shares: the executor it runs on, its cancellation state, and its
 // root.
 //
@@ -281,6 +326,22 @@ public:
         } else {
             asio::post(*executor_, std::forward<Handler>(handler));
         }
+    }
+
+    // Work: a tree holds one unit of outstanding work on its executor from the first time one of
+    // its tasks may park on an asyncpat wait that someone else completes (a channel, a oneshot,
+    // an arena slot: its await_suspend) until it completes or is abandoned, as Asio's co_spawn
+    // holds one for a coroutine's whole life, so that the executor's run() does not return while
+    // the tree waits for a sender on another thread. Parking is then one test (hold_work), and
+    // waking moves no unit. Only the tree's running task calls hold_work() (it may throw: out of
+    // memory making a work-tracking executor); the root calls release_work() when the tree
+    // completes or is abandoned.
+    void hold_work() {
+        if (!work_.held()) [[unlikely]]
+            work_.acquire(*this);
+    }
+    void release_work() noexcept {
+        if (work_.held()) work_.release();
     }
 
     bool cancel_requested() const noexcept {
@@ -424,6 +485,7 @@ private:
     spin_lock lock_;
     std::atomic<unsigned> requested_{0};
     bool cancellable_ = true;  // see set_uncancellable
+    work_unit work_;           // see hold_work
 };
 
 // The one pending resumption of a suspended task tree, as an Asio handler. Running it resumes
@@ -470,9 +532,9 @@ struct ready_queue {
     std::coroutine_handle<> next;         // a woken task to run next on this thread
     task_context* next_context = nullptr;
     unsigned handoffs = 0;  // hand-offs made during the current handler
-    // One unit of outstanding work on `running`, left by a task woken through the ready slot,
-    // for the next task that parks here: in ping-pong, every park reuses the unit of the last
-    // wake instead of two atomic updates of the scheduler's count.
+    // One unit of outstanding work on `running`, left by a tree that completed here, for the
+    // next tree that parks here (work_unit::release): a stream of short spawned tasks that each
+    // wait once takes no atomic update of the scheduler's count per task.
     bool spare_work = false;
 };
 inline ready_queue& local_ready() noexcept {
@@ -535,125 +597,66 @@ inline bool start_here(std::coroutine_handle<> task, task_context& context) noex
     return true;
 }
 
-// One unit of outstanding work on a tree's executor, held while a task is parked on something
-// that another thread may complete (a channel), so that the executor's run() does not return
-// meanwhile. On an io_context it is a counter increment, not a type-erased work guard.
-class parked_work {
-public:
-    parked_work() noexcept {}  // (user-provided: making one sets unit_ alone, zeroes no storage)
-    parked_work(parked_work&& other) noexcept { take(other); }
-    parked_work& operator=(parked_work&&) = delete;
-    ~parked_work() {
-        if (unit_ != none) reset();
-    }
-
-    // Takes the unit (this object holds none): the spare unit this thread's ready queue holds
-    // for the io_context, if any (see recycle), otherwise a new one.
-    void acquire(const task_context& context) {
-        ready_queue& queue = local_ready();
-        // (A spare exists only while this thread runs an io_context: `running` is not null.)
-        if (queue.spare_work && context.io_context_ptr() == queue.running) {
-            queue.spare_work = false;
-            unit_ = reinterpret_cast<std::uintptr_t>(queue.running);
-            return;
-        }
-        acquire_new(context);
-    }
-
-    void reset() noexcept {
-        std::uintptr_t const unit = std::exchange(unit_, none);
-        if (unit == guarded) {
-            guard()->~any_io_executor();  // (its destructor tells the executor)
-            return;
-        }
-#if !defined(ASIO_NO_TS_EXECUTORS)
-        if (unit != none)
-            reinterpret_cast<asio::io_context*>(unit)->get_executor().on_work_finished();
-#endif
-    }
-
-    // Hands the unit to this thread's ready queue as its spare if there is none yet, otherwise
-    // releases it. Only for the unit of a task whose io_context this thread runs (one that the
-    // ready slot accepts): acquire() took a unit of that io_context for it.
-    void recycle(ready_queue& queue) noexcept {
-#if !defined(ASIO_NO_TS_EXECUTORS)
-        assert(unit_ == reinterpret_cast<std::uintptr_t>(queue.running) && unit_ != none);
-        if (!queue.spare_work) {
-            unit_ = none;
-            queue.spare_work = true;
-            return;
-        }
-#else
-        (void)queue;
-#endif
-        reset();
-    }
-
-private:
-    // unit_: none, or the io_context whose outstanding work count this holds one of, or
-    // `guarded`: a work-tracking executor (any other executor) in guard_storage_. One word, so
-    // that an empty unit (every channel operation that did not park has one) costs one test.
-    static constexpr std::uintptr_t none = 0;
-    static constexpr std::uintptr_t guarded = 1;  // (no io_context lives at address 1)
-
-    asio::any_io_executor* guard() noexcept {
-        return std::launder(reinterpret_cast<asio::any_io_executor*>(guard_storage_));
-    }
-
-    void take(parked_work& other) noexcept {
-        unit_ = std::exchange(other.unit_, none);
-        if (unit_ == guarded) {
-            new (guard_storage_) asio::any_io_executor(std::move(*other.guard()));
-            other.guard()->~any_io_executor();
-        }
-    }
-
-    [[gnu::noinline]] void acquire_new(const task_context& context) {
-#if !defined(ASIO_NO_TS_EXECUTORS)
-        if (asio::io_context* io = context.io_context_ptr()) {
-            io->get_executor().on_work_started();
-            unit_ = reinterpret_cast<std::uintptr_t>(io);
-            return;
-        }
-#endif
-        new (guard_storage_) asio::any_io_executor(
-            asio::prefer(context.get_executor(), asio::execution::outstanding_work.tracked));
-        unit_ = guarded;
-    }
-
-    std::uintptr_t unit_ = none;
-    alignas(asio::any_io_executor) unsigned char guard_storage_[sizeof(asio::any_io_executor)];
-};
-
-// The part of wake() that posts (kept out of line: wake() is on every hand-off's path).
-[[gnu::noinline]] inline void post_wake(std::coroutine_handle<> handle, task_context& context,
-                                        parked_work&& work) noexcept {
-    struct parked_resumption {
-        resume_handler resume;
-        parked_work work;
-        void operator()() { resume(); }
-    };
-    try {
-        context.post(parked_resumption{resume_handler{handle, &context}, std::move(work)});
-    } catch (...) {  // the unrun resume_handler in it abandoned the tree (see post_resume)
-    }
-}
-
 // Resumes a parked task: through this thread's ready slot when this thread runs a handler of
-// the task's io_context and the budget allows, otherwise by posting to its executor. The work
-// is released after the task resumed (posted), or at once (ready slot: a handler of that
-// io_context is running, so its run() cannot return). After this, the task may run (and its
-// frame be gone) at any moment.
-inline void wake(std::coroutine_handle<> handle, task_context& context,
-                 parked_work&& work) noexcept {
+// the task's io_context and the budget allows, otherwise by posting to its executor (a
+// resumption that cannot be queued abandons the tree, see post_resume). Its tree holds a unit
+// of work on the executor meanwhile (task_context::hold_work). After this, the task may run (and
+// its frame be gone) at any moment.
+inline void wake(std::coroutine_handle<> handle, task_context& context) noexcept {
     ready_queue& queue = local_ready();
     if (ready_slot_accepts(queue, context)) {
         queue.next = handle;
         queue.next_context = &context;
-        work.recycle(queue);
         return;
     }
-    post_wake(handle, context, std::move(work));
+    post_resume(handle, context);
+}
+
+inline void work_unit::acquire(const task_context& context) {
+    ready_queue& queue = local_ready();
+    // (A spare exists only while this thread runs an io_context: `running` is not null.)
+    if (queue.spare_work && context.io_context_ptr() == queue.running) {
+        queue.spare_work = false;
+        unit_ = reinterpret_cast<std::uintptr_t>(queue.running);
+        return;
+    }
+    acquire_new(context);
+}
+
+[[gnu::noinline]] inline void work_unit::acquire_new(const task_context& context) {
+#if !defined(ASIO_NO_TS_EXECUTORS)
+    if (asio::io_context* io = context.io_context_ptr()) {
+        io->get_executor().on_work_started();
+        unit_ = reinterpret_cast<std::uintptr_t>(io);
+        return;
+    }
+#endif
+    new (guard_storage_) asio::any_io_executor(
+        asio::prefer(context.get_executor(), asio::execution::outstanding_work.tracked));
+    unit_ = guarded;
+}
+
+inline void work_unit::release() noexcept {
+#if !defined(ASIO_NO_TS_EXECUTORS)
+    ready_queue& queue = local_ready();
+    if (unit_ == reinterpret_cast<std::uintptr_t>(queue.running) && !queue.spare_work) {
+        unit_ = none;
+        queue.spare_work = true;  // (queue.running is not null here: unit_ is not none)
+        return;
+    }
+#endif
+    reset();
+}
+
+inline void work_unit::reset() noexcept {
+    std::uintptr_t const unit = std::exchange(unit_, none);
+    if (unit == guarded) {
+        guard()->~any_io_executor();  // (its destructor tells the executor)
+        return;
+    }
+#if !defined(ASIO_NO_TS_EXECUTORS)
+    if (unit != none) reinterpret_cast<asio::io_context*>(unit)->get_executor().on_work_finished();
+#endif
 }
 
 // Resumption after a completion that ran on some thread: returns the handle to transfer to when

@@ -275,10 +275,14 @@ public:
         if constexpr (std::is_same_v<std::remove_cvref_t<Executor>, io_executor>) {
             io_.emplace(ex);
         } else if constexpr (std::is_same_v<std::remove_cvref_t<Executor>, asio::any_io_executor>) {
-            if (io_executor const* io = target_if<io_executor>(ex))
+            if (io_executor const* io = target_if<io_executor>(ex)) {
+                // (The common case, spawning on this_task::executor: set without testing io_.)
                 io_.emplace(*io);
-            else
-                executor_.emplace(std::forward<Executor>(ex));
+                io_context_ = &io->context();
+                ready_key_ = io_context_;
+                return;
+            }
+            executor_.emplace(std::forward<Executor>(ex));
         } else {
             executor_.emplace(std::forward<Executor>(ex));
             if (io_executor const* io = target_if<io_executor>(*executor_)) {

@@ -232,7 +232,8 @@ public:
     /// returns `errc::channel_closed` (value untouched) if the receiver is gone. Throws
     /// `std::logic_error` on an empty (moved-from or used) sender.
     std::error_code send(T&& value) {
-        if (!state_) throw std::logic_error("asyncpat: send on an empty oneshot_sender");
+        if (!state_) [[unlikely]]
+            throw_empty();
         state_->check_thread();
         bool const sent = std::exchange(state_, nullptr)->send_and_drop(value);
         return sent ? detail::no_error() : make_error_code(errc::channel_closed);
@@ -248,6 +249,9 @@ public:
     /// @endcond
 
 private:
+    [[noreturn, gnu::cold, gnu::noinline]] static void throw_empty() {
+        throw std::logic_error("asyncpat: send on an empty oneshot_sender");
+    }
     // Inline for the usual case, a handle already moved from or used (send() lets go at once).
     void reset() noexcept {
         if (state_ != nullptr) drop_state();
@@ -383,7 +387,8 @@ public:
     }
 
     template <typename Promise>
-    std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> caller) {
+    [[gnu::always_inline]] std::coroutine_handle<> await_suspend(
+        std::coroutine_handle<Promise> caller) {
         static_assert(detail::context_promise<Promise>,
                       "oneshot receives can only be awaited inside asyncpat coroutines");
         detail::task_context* context = caller.promise().context();
@@ -413,14 +418,19 @@ public:
     T await_resume() {
         parked_ = false;
         if (armed_) detail::disarm_hook<state_type::serial_hook>(armed_);
-        std::uint32_t const s = state_->load();
+        if ((state_->load() & state_type::value_set) && !state_->is_taken()) [[likely]]
+            return state_->take();
+        fail();
+    }
+
+private:
+    // No value to return: taken already, cancelled, or the sender went without sending.
+    [[noreturn, gnu::cold, gnu::noinline]] void fail() const {
         if (state_->is_taken()) throw std::logic_error("asyncpat: oneshot value already received");
-        if (s & state_type::value_set) return state_->take();
         if (cancelled_) throw std::system_error(asio::error::operation_aborted);
         throw std::system_error(make_error_code(errc::broken_promise));
     }
 
-private:
     static void on_cancel(void* self, asio::cancellation_type) {
         auto* a = static_cast<receive_awaiter*>(self);
         if (a->state_->cancel()) {
